@@ -1,0 +1,1 @@
+"""Four-momentum helpers and jet observables on awkward arrays with vector behaviours."""

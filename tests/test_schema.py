@@ -1,0 +1,151 @@
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from hepvae.cli import main
+from hepvae.data.schema import (
+    JetWriter,
+    count_jets,
+    iterate_jets,
+    read_jets,
+    read_metadata,
+    write_jets,
+)
+from hepvae.errors import HepvaeError, SchemaError
+from hepvae.physics.p4 import sum_p4
+from tests.conftest import random_jets
+
+
+def test_round_trip(tmp_path, jets):
+    path = write_jets(tmp_path / "a.root", jets, {"producer": "test", "seed": 3})
+    back = read_jets(path)
+    assert len(back) == len(jets)
+    for coll, fields in (
+        ("Jet", ("pt", "eta", "phi", "mass", "label", "nparticles")),
+        ("Part", ("pt", "eta", "phi", "mass")),
+    ):
+        for f in fields:
+            a = ak.to_numpy(ak.flatten(jets[coll][f], axis=None))
+            b = ak.to_numpy(ak.flatten(back[coll][f], axis=None))
+            np.testing.assert_allclose(b, a.astype(np.float32), rtol=1e-6)
+    meta = read_metadata(path)
+    assert meta["producer"] == "test" and meta["seed"] == 3 and meta["n_jets"] == len(jets)
+    assert meta["schema_version"]
+
+
+def test_nanoaod_branch_names(jet_file):
+    with uproot.open(jet_file) as f:
+        keys = set(f["Events"].keys())
+    assert {
+        "run",
+        "luminosityBlock",
+        "event",
+        "Jet_pt",
+        "Jet_label",
+        "nPart",
+        "Part_pt",
+        "Part_mass",
+    } <= keys
+
+
+def test_vector_behaviour(jet_file):
+    jets = read_jets(jet_file)
+    summed = sum_p4(jets.Part)
+    np.testing.assert_allclose(ak.to_numpy(summed.pt), ak.to_numpy(jets.Jet.pt), rtol=1e-4)
+    dr = jets.Part.deltaR(jets.Jet)
+    assert ak.all(dr < 3)
+
+
+def test_chunked_writing_and_iteration(tmp_path):
+    path = tmp_path / "chunks.root"
+    with JetWriter(path, {"producer": "test"}) as w:
+        for seed in range(3):
+            w.write(random_jets(20, seed=seed))
+    assert count_jets(path) == 60
+    sizes = [len(c) for c in iterate_jets(path, step_size=25)]
+    assert sum(sizes) == 60 and max(sizes) <= 25
+    assert len(read_jets([path, path], max_jets=70)) == 70
+
+
+def test_no_partial_output_on_error(tmp_path):
+    path = tmp_path / "broken.root"
+    with pytest.raises(RuntimeError):
+        with JetWriter(path) as w:
+            w.write(random_jets(5))
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.write_text("not root"), "not a readable ROOT file"),
+    ],
+)
+def test_bad_files(tmp_path, make, message):
+    path = tmp_path / "x.root"
+    make(path)
+    with pytest.raises(HepvaeError, match=message):
+        read_jets(path)
+
+
+def test_truncated_file(tmp_path, jet_file):
+    data = jet_file.read_bytes()
+    bad = tmp_path / "trunc.root"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(HepvaeError, match="trunc.root"):
+        read_jets(bad)
+
+
+def test_missing_and_mistyped_branches(tmp_path, jets):
+    path = tmp_path / "m.root"
+    with uproot.recreate(path) as f:
+        f.mktree("Events", {"Jet_pt": np.float32}).extend({"Jet_pt": np.ones(3, np.float32)})
+    with pytest.raises(SchemaError, match="missing branches"):
+        read_jets(path)
+    from hepvae.data.schema import _branch_arrays
+
+    data = _branch_arrays(jets)
+    data["Jet_label"] = data["Jet_label"].astype(np.float32)
+    path = tmp_path / "t.root"
+    with uproot.recreate(path) as f:
+        f.mktree(
+            "Events", {k: (v.type if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()}
+        ).extend(data)
+    with pytest.raises(SchemaError, match="Jet_label"):
+        read_jets(path)
+
+
+def test_nan_and_empty_jets(tmp_path, jets):
+    bad = ak.with_field(
+        jets, ak.where(ak.local_index(jets.Jet.pt) == 3, np.nan, jets.Jet.pt), ["Jet", "pt"]
+    )
+    with pytest.raises(SchemaError, match="NaN"):
+        read_jets(write_jets(tmp_path / "nan.root", bad))
+    from hepvae.data.schema import make_jets
+
+    empty = make_jets([100.0], [0.0], [0.0], [1.0], 0, [[]], [[]], [[]])
+    with pytest.raises(SchemaError, match="no constituents"):
+        read_jets(write_jets(tmp_path / "empty.root", empty))
+
+
+def test_unwritable_output(tmp_path, jets):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(HepvaeError, match="not_a_folder"):
+        write_jets(blocker / "a.root", jets)
+    with pytest.raises(HepvaeError, match="must end in .root"):
+        write_jets(tmp_path / "a.txt", jets)
+
+
+def test_inspect_cli(jet_file, tmp_path, capsys):
+    assert main(["inspect", str(jet_file)]) == 0
+    out = capsys.readouterr().out
+    assert "jets" in out and "50" in out
+    bad = tmp_path / "bad.root"
+    bad.write_text("x")
+    assert main(["inspect", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.root" in err
