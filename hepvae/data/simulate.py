@@ -698,6 +698,7 @@ __all__ = [
     "PROCESSES",
     "SimulationConfig",
     "available_cores",
+    "flatten_events",
     "iterate_simulation",
     "simulate",
     "simulate_config",
