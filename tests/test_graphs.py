@@ -10,8 +10,9 @@ import vector
 from torch_geometric.data import Batch
 
 from hepvae.cli import main
+from hepvae.config import from_dict
 from hepvae.data.schema import make_jets, write_jets
-from hepvae.errors import HepvaeError
+from hepvae.errors import ConfigError, HepvaeError
 from hepvae.graphs import (
     EDGE_FEATURES,
     HYPEREDGE_FEATURES,
@@ -27,7 +28,14 @@ from hepvae.graphs import (
     triplet_features,
 )
 from hepvae.graphs.dataset import compute_normalization, split_of
-from hepvae.graphs.features import DR_FLOOR, M2_FLOOR, triplet_candidates, upper_pairs
+from hepvae.graphs.features import (
+    DR_FLOOR,
+    M2_FLOOR,
+    coordinate_kinematics,
+    kinematics,
+    triplet_candidates,
+    upper_pairs,
+)
 from tests.conftest import random_jets
 
 D = torch.float64
@@ -108,6 +116,19 @@ def test_four_momenta_match_vector():
     v = vector.array({"pt": pt, "eta": eta, "phi": phi, "mass": mass})
     ours = four_momenta(*(torch.tensor(a) for a in (pt, eta, phi, mass))).numpy()
     np.testing.assert_allclose(ours, np.stack([v.E, v.px, v.py, v.pz], axis=1), rtol=1e-12)
+
+
+def test_coordinate_kinematics_equal_four_momentum_kinematics():
+    rng = np.random.default_rng(9)
+    pt, eta, phi = (
+        torch.tensor(a)
+        for a in (rng.exponential(50, 30) + 1, rng.normal(0, 2, 30), rng.uniform(-3, 3, 30))
+    )
+    for mass in (torch.zeros(30, dtype=D), torch.tensor(rng.uniform(0, 5, 30))):
+        a = coordinate_kinematics(pt, eta, phi, mass)
+        b = kinematics(four_momenta(pt, eta, phi, mass))
+        for x, y in zip(a, b):
+            np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-9, atol=1e-9)
 
 
 def test_eec_sum_rule():
@@ -447,6 +468,10 @@ def test_splits_are_deterministic_and_disjoint(tmp_path):
         [a, b], GraphConfig(split_fractions=(0.6, 0.2, 0.2), seed=1, max_hyperedges=0)
     )
     assert other_seed["train"] != train
+    chunked = _split_members(
+        [a, b], GraphConfig(split_fractions=(0.6, 0.2, 0.2), max_hyperedges=0, read_chunk=37)
+    )
+    assert chunked == first
     codes = split_of("a.root", np.ones(1000), np.ones(1000), np.arange(1000), (0.5, 0.25, 0.25), 0)
     assert np.array_equal(
         codes,
@@ -534,3 +559,16 @@ def test_graphs_command(jet_file, tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "bad.root" in err
     with pytest.raises(SystemExit):
         main(["graphs", str(jet_file), "--max-hyperedges", "-1"])
+
+
+def test_graph_config_from_mapping():
+    config = from_dict(
+        GraphConfig, {"split_fractions": [0.5, 0.25, 0.25], "p4_scale": 100, "n_particles": 150}
+    )
+    assert config.split_fractions == (0.5, 0.25, 0.25) and config.p4_scale == 100.0
+    with pytest.raises(ConfigError, match="unknown key"):
+        from_dict(GraphConfig, {"max_edges": 3})
+    with pytest.raises(ConfigError, match="split_fractions"):
+        GraphConfig(split_fractions=(0.5, 0.5, 0.5))
+    with pytest.raises(ConfigError, match="n_particles"):
+        GraphConfig(n_particles=0)
