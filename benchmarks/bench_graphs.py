@@ -142,7 +142,7 @@ def run_case(n_particles: int, args, folder: Path) -> dict[str, str]:
     t = time.perf_counter()
     norm = compute_normalization(arrays, config)
     norm_s = time.perf_counter() - t
-    dataset = JetGraphDataset(paths, config, _loaded=(paths, arrays, norm))
+    dataset = JetGraphDataset.from_arrays(arrays, config, norm)
     max_batches = max(min(len(dataset) // args.batch_size - 1, args.max_batches), 1)
     rates = {w: loader_rate(dataset, args.batch_size, w, max_batches) for w in args.workers}
     first = rates[args.workers[0]]
@@ -162,7 +162,8 @@ def run_case(n_particles: int, args, folder: Path) -> dict[str, str]:
     out["batch tensors per 100k graphs"] = (
         f"{first['batch_bytes_per_graph'] * 1e5 / 2**30:,.1f} GiB (built per batch, not kept)"
     )
-    out["E3C weight kept by hyperedges"] = f"{e3c_coverage(dataset, config.max_hyperedges):.1%}"
+    kept = e3c_coverage(dataset, config.max_hyperedges)
+    out["E3C weight kept by hyperedges"] = f"{kept:.1%}" + ("" if args.files else " (synthetic pT)")
     step = training_step()
     if step is None:
         ms = args.batch_size / first["graphs_per_s_wall"] * 1e3

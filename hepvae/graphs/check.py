@@ -10,7 +10,7 @@ from rich.table import Table
 
 from hepvae.errors import HepvaeError
 from hepvae.graphs.build import raw_graphs
-from hepvae.graphs.dataset import SPLITS, JetGraphDataset, _progress
+from hepvae.graphs.dataset import SPLITS, JetGraphDataset, progress_bar
 from hepvae.graphs.features import EDGE_FEATURES, HYPEREDGE_FEATURES, JET_FEATURES, NODE_FEATURES
 from hepvae.graphs.normalization import RunningStats
 
@@ -49,7 +49,7 @@ def check_graphs(
     stats = {group: RunningStats(len(names)) for group, names in GROUPS.items()}
     summary = GraphSummary({}, {}, {}, {}, {}, 0, stats)
     total = sum(min(len(d), max_jets or len(d)) for d in datasets.values())
-    with _progress(progress, "building graphs", total=total) as advance:
+    with progress_bar(progress, "building graphs", total=total) as advance:
         for split, dataset in datasets.items():
             n = min(len(dataset), max_jets or len(dataset))
             summary.jets[split] = len(dataset)

@@ -20,6 +20,7 @@ constituents are rejected by the schema check when the files are read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -246,7 +247,7 @@ def read_splits(
     """Read schema files once and return the compact arrays of the ``wanted`` splits."""
     wanted = [SPLITS.index(s) for s in wanted]
     chunks: dict[int, list[JetArrays]] = {code: [] for code in wanted}
-    with _progress(progress, "reading jets", total=None) as advance:
+    with progress_bar(progress, "reading jets", total=None) as advance:
         for source, path in enumerate(paths):
             for jets in iterate_jets(path, step_size=config.read_chunk):
                 code = split_of(
@@ -287,7 +288,7 @@ def compute_normalization(
         "jet": RunningStats(len(JET_FEATURES)),
     }
     energy_sum, energy_count = 0.0, 0
-    with _progress(progress, "normalization", total=len(chosen)) as advance:
+    with progress_bar(progress, "normalization", total=len(chosen)) as advance:
         for start in range(0, len(chosen), batch_size):
             index = chosen[start : start + batch_size]
             with torch.no_grad():
@@ -386,10 +387,13 @@ def load_splits(
     config: GraphConfig,
     wanted: Iterable[str] = SPLITS,
     progress: bool = False,
+    with_norm: bool = True,
 ) -> tuple[list[Path], dict[str, JetArrays], Normalization | None]:
-    """Compact arrays of the ``wanted`` splits and the training normalization (if any jets).
+    """Compact arrays of the ``wanted`` splits and the training normalization.
 
-    With ``config.cache`` the cache is used, or built and written first.
+    The normalization is None when the training split is empty, or when ``with_norm`` is
+    False and there is no cache (a cache always holds it). With ``config.cache`` the cache
+    is used, or built and written first.
     """
     paths = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
     if not paths:
@@ -399,9 +403,9 @@ def load_splits(
         if split not in SPLITS:
             raise HepvaeError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
     if config.cache is None:
-        needed = sorted(set(wanted) | {"train"}, key=SPLITS.index)
-        arrays = read_splits(paths, config, needed, progress)
-        norm = _norm_or_none(arrays["train"], config, progress)
+        needed = set(wanted) | ({"train"} if with_norm else set())
+        arrays = read_splits(paths, config, sorted(needed, key=SPLITS.index), progress)
+        norm = _norm_or_none(arrays["train"], config, progress) if with_norm else None
         return paths, {s: arrays[s] for s in wanted}, norm
     folder = Path(config.cache)
     key = _cache_key(config, _fingerprint(paths))
@@ -436,22 +440,40 @@ class JetGraphDataset(Dataset):
         split: str = "train",
         norm: Normalization | None = None,
         progress: bool = False,
-        _loaded: tuple[list[Path], JetArrays, Normalization | None] | None = None,
     ):
-        self.config = config or GraphConfig()
-        self.split = split
-        if _loaded is None:
-            sources, arrays, train_norm = load_splits(paths, self.config, [split], progress)
-            _loaded = (sources, arrays[split], train_norm)
-        self.sources, self.arrays, train_norm = _loaded
+        config = config or GraphConfig()
+        sources, arrays, train_norm = load_splits(
+            paths, config, [split], progress, with_norm=norm is None
+        )
+        self._setup(sources, arrays[split], config, split, norm or train_norm)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        arrays: JetArrays,
+        config: GraphConfig,
+        norm: Normalization | None,
+        split: str = "train",
+        sources: Sequence[Path] = (),
+    ) -> JetGraphDataset:
+        """A data set over compact arrays already in memory (``sources``: their files)."""
+        dataset = cls.__new__(cls)
+        dataset._setup(list(sources), arrays, config, split, norm)
+        return dataset
+
+    def _setup(self, sources, arrays, config, split, norm) -> None:
         if norm is None:
-            if train_norm is None:
-                raise HepvaeError(
-                    "the training split is empty: give more jets or a larger training "
-                    "fraction, or pass normalization statistics (e.g. from a checkpoint)"
-                )
-            norm = train_norm
-        self.norm = norm
+            raise HepvaeError(
+                "the training split is empty: give more jets or a larger training "
+                "fraction, or pass normalization statistics (e.g. from a checkpoint)"
+            )
+        self.sources, self.arrays, self.config, self.split, self.norm = (
+            sources,
+            arrays,
+            config,
+            split,
+            norm,
+        )
 
     @classmethod
     def splits(
@@ -461,12 +483,14 @@ class JetGraphDataset(Dataset):
         norm: Normalization | None = None,
         progress: bool = False,
     ) -> dict[str, JetGraphDataset]:
-        """All three splits, reading the files once; they share the training statistics."""
+        """All three splits, reading the files once; they share the training statistics
+        (or ``norm`` when given)."""
         config = config or GraphConfig()
-        sources, arrays, train_norm = load_splits(paths, config, SPLITS, progress)
+        sources, arrays, train_norm = load_splits(
+            paths, config, SPLITS, progress, with_norm=norm is None
+        )
         return {
-            s: cls(sources, config, s, norm, _loaded=(sources, arrays[s], train_norm))
-            for s in SPLITS
+            s: cls.from_arrays(arrays[s], config, norm or train_norm, s, sources) for s in SPLITS
         }
 
     def __len__(self) -> int:
@@ -486,8 +510,11 @@ class JetGraphDataset(Dataset):
         return make_batch(parts, counts, jets, labels, self.norm, self.config.max_hyperedges)
 
     def __getitem__(self, index):
+        """One jet -> ``Data``; a slice or a list of indices -> ``Batch``."""
         if isinstance(index, (int, np.integer)):
             return self.batch([int(index)]).get_example(0)
+        if isinstance(index, slice):
+            index = range(*index.indices(len(self)))
         return self.batch(index)
 
     def __getitems__(self, index: Sequence[int]) -> Batch:
@@ -530,26 +557,17 @@ def make_loader(
     )
 
 
-class _progress:
-    """Context manager giving an ``advance(n)`` callable; a rich progress bar when enabled."""
+@contextlib.contextmanager
+def progress_bar(enabled: bool, description: str, total: int | None):
+    """Yield an ``advance(n)`` callable; it drives a rich progress bar when ``enabled``."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.progress import Progress
 
-    def __init__(self, enabled: bool, description: str, total: int | None):
-        self.enabled, self.description, self.total = enabled, description, total
-        self._bar = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import Progress
-
-        self._bar = Progress(transient=True)
-        self._bar.start()
-        task = self._bar.add_task(self.description, total=self.total)
-        return lambda n: self._bar.advance(task, n)
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+    with Progress(transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 __all__ = [
