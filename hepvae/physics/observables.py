@@ -50,8 +50,9 @@ def delta_r(eta1, phi1, eta2, phi2):
 
 
 def energy_fractions(parts: ak.Array) -> ak.Array:
-    """z_i = pT_i / Σ_k pT_k per jet (jagged)."""
-    return parts.pt / ak.sum(parts.pt, axis=1)
+    """z_i = pT_i / Σ_k pT_k per jet (jagged, float64 so that each jet's sum is 1 to 1e-15)."""
+    pt = ak.values_astype(parts.pt, np.float64)
+    return pt / ak.sum(pt, axis=1)
 
 
 def multiplicity(parts: ak.Array) -> np.ndarray:
