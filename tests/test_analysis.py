@@ -139,3 +139,17 @@ def test_cli_analyze_bad_input_is_one_line(files, tmp_path, capsys, extra, messa
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("hepvae analyze: error:") and message in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_fill_per_jet_variance_from_per_jet_sums():
+    import hist
+
+    from hepvae.analysis.histograms import fill_per_jet
+
+    h = hist.Hist(hist.axis.Regular(2, 0.0, 2.0), storage=hist.storage.Weight())
+    # jet 0: two entries in bin 0 (weights 1, 2) and one in overflow; jet 1: one in bin 0
+    values = np.array([0.5, 0.7, 5.0, 0.2])
+    jet = np.array([0, 0, 0, 1])
+    fill_per_jet(h, values, jet, 2, weights=np.array([1.0, 2.0, 1.0, 4.0]))
+    np.testing.assert_allclose(h.values(flow=True), [0.0, 7.0, 0.0, 1.0])
+    np.testing.assert_allclose(h.variances(flow=True), [0.0, 3.0**2 + 4.0**2, 0.0, 1.0])

@@ -22,7 +22,7 @@ from hepvae.evaluate import evaluate
 from hepvae.physics.p4 import constituents, sum_p4
 from tests.conftest import random_jets
 
-N_REAL, N_GEN = 800, 400
+N_REAL, N_GEN = 600, 300
 
 
 def _rebuild(jets, pt, eta, phi):

@@ -87,9 +87,12 @@ def test_projected_e3c_matches_brute_force_sum_and_is_normalized():
 def test_e3c_on_leading_particles_only():
     full = eec3_projected(_parts(HAND_JETS[2:]))
     lead = eec3_projected(_parts(HAND_JETS[2:]), max_particles=3)
-    assert ak.num(lead.r_l)[0] == 3 + 1  # 3 pairs + 1 triple
-    assert ak.num(full.r_l)[0] == 10 + 10
-    assert float(ak.sum(lead.weight)) + lead.contact[0] == pytest.approx(1.0, rel=1e-6)
+    assert np.count_nonzero(lead.weight) == 3 + 1  # 3 pairs + 1 triple
+    assert np.count_nonzero(full.weight) == 10 + 10
+    assert lead.weight.sum() + lead.contact[0] == pytest.approx(1.0, rel=1e-12)
+    # the leading three are (200, 120, 60) GeV: their weights, renormalized to them
+    z = np.array([200.0, 120.0, 60.0]) / 380.0
+    assert lead.contact[0] == pytest.approx(np.sum(z**3), rel=1e-12)
 
 
 def test_jet_width_matches_brute_force():

@@ -5,6 +5,8 @@ histograms get one entry per jet, constituent-level ones one per constituent, an
 correlators a total weight of one per jet (contact terms in the underflow bin, see
 :mod:`hepvae.physics.observables`). So for N jets, ``h.sum(flow=True).value`` is N for jet-level
 histograms and the correlators, and the number of constituents for constituent-level ones.
+Variances treat jets as independent and the entries within a jet as correlated
+(:func:`fill_per_jet`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Binning:
     jet_eta: Axis = Axis(50, -2.5, 2.5)
     jet_mass: Axis = Axis(50, 0.0, 400.0)
     max_multiplicity: int = 150
+    nparticles: Axis = Axis(50, 0.0, 250.0)
     pt_rel: Axis = Axis(50, 1e-4, 1.0, log=True)
     eta_rel: Axis = Axis(50, -0.8, 0.8)
     phi_rel: Axis = Axis(50, -0.8, 0.8)
@@ -56,7 +59,8 @@ class Spec:
 
     ``level``: one entry per jet, per constituent, or a per-jet correlator weight.
     ``density``: the plot divides by N_jets and by the bin width in x (``"linear"``) or in
-    ln x (``"log"``), or by N_jets only (``"count"``, integer observables).
+    ln x (``"log"``), or by N_jets only (``"count"``, integer observables on an ``Integer``
+    axis whose upper end is the binning key ``axis``).
     """
 
     name: str
@@ -74,7 +78,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("jet_pt", r"Jet $p_\mathrm{T}$ [GeV]", _PER_JET + r"$\frac{dN}{dp_\mathrm{T}}$ [GeV$^{-1}$]", "jet", "jet_pt"),
     Spec("jet_eta", r"Jet $\eta$", _PER_JET + r"$\frac{dN}{d\eta}$", "jet", "jet_eta"),
     Spec("jet_mass", r"Jet mass $m$ [GeV]", _PER_JET + r"$\frac{dN}{dm}$ [GeV$^{-1}$]", "jet", "jet_mass"),
-    Spec("multiplicity", "Constituents per jet", "Fraction of jets", "jet", "multiplicity", density="count"),
+    Spec("multiplicity", "Stored constituents per jet", "Fraction of jets", "jet", "max_multiplicity",
+         density="count"),
+    Spec("nparticles", r"Constituents before truncation $n$", _PER_JET + r"$\frac{dN}{dn}$", "jet",
+         "nparticles"),
     Spec("pt_rel", r"Constituent $p_\mathrm{T}^\mathrm{rel} = p_\mathrm{T}/p_\mathrm{T}^\mathrm{jet}$",
          _PER_JET + r"$\frac{dN_\mathrm{const}}{d\ln p_\mathrm{T}^\mathrm{rel}}$", "constituent", "pt_rel",
          density="log", logx=True, logy=True),
@@ -95,8 +102,9 @@ SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 
 
 def _axis(spec: Spec, binning: Binning) -> hist.axis.AxesMixin:
-    if spec.axis == "multiplicity":
-        return hist.axis.Integer(0, binning.max_multiplicity + 1, name=spec.name, label=spec.xlabel)
+    if spec.density == "count":
+        top = getattr(binning, spec.axis)
+        return hist.axis.Integer(0, top + 1, name=spec.name, label=spec.xlabel)
     ax: Axis = getattr(binning, spec.axis)
     transform = hist.axis.transform.log if ax.log else None
     return hist.axis.Regular(
@@ -121,6 +129,45 @@ def _np(array) -> np.ndarray:
     return np.asarray(ak.to_numpy(ak.flatten(array, axis=None)), dtype=np.float64)
 
 
+def _entries(array) -> tuple[np.ndarray, np.ndarray]:
+    """Flat values of a jagged [N, var] or padded [N, M] array, and each value's jet index."""
+    if isinstance(array, np.ndarray):
+        return array.ravel().astype(np.float64), np.repeat(np.arange(len(array)), array.shape[1])
+    counts = ak.to_numpy(ak.num(array, axis=1))
+    return _np(array), np.repeat(np.arange(len(counts)), counts)
+
+
+def fill_per_jet(
+    h: hist.Hist, values: np.ndarray, jet: np.ndarray, n_jets: int, weights=None
+) -> None:
+    """Add entries that belong to ``n_jets`` jets (``jet``: each entry's jet index) to ``h``.
+
+    Entries of one jet (its constituents, pairs, triples) are correlated, so the statistical
+    variance of a bin is the sum over jets of the squared per-jet content, not the sum of the
+    squared weights; this is what goes into the histogram's variance.
+    """
+    extent = h.axes[0].extent  # bins + underflow + overflow
+    slot = h.axes[0].index(values) + 1  # -1 (underflow) .. size (overflow) -> 0 .. size + 1
+    per_jet = np.bincount(jet * extent + slot, weights=weights, minlength=n_jets * extent).reshape(
+        n_jets, extent
+    )
+    view = h.view(flow=True)
+    view.value += per_jet.sum(axis=0)
+    view.variance += (per_jet**2).sum(axis=0)
+
+
+#: most correlator entries (pairs + triples) held in memory at once, ~ 100 MB per array
+CORRELATOR_BUDGET = 2_000_000
+
+
+def _block_size(parts: ak.Array, eec3_particles: int | None) -> int:
+    """Jets per block such that the correlators of a block stay within the budget."""
+    n = int(ak.max(ak.num(parts, axis=1))) if len(parts) else 0
+    m = n if eec3_particles is None else min(n, eec3_particles)
+    per_jet = max(n * (n - 1) // 2, m * (m - 1) // 2 + m * (m - 1) * (m - 2) // 6, 1)
+    return max(1, CORRELATOR_BUDGET // per_jet)
+
+
 def fill(
     hists: dict[str, hist.Hist],
     jets: ak.Array,
@@ -139,17 +186,29 @@ def fill(
     hists["jet_mass"].fill(_np(jets.mass))
     hists["label"].fill(np.asarray(ak.to_numpy(jets.label), dtype=np.int64))
     hists["multiplicity"].fill(obs.multiplicity(parts))
+    hists["nparticles"].fill(_np(jets.nparticles))
 
     rel = relative_coordinates(ak.zip({"Jet": jets, "Part": parts}, depth_limit=1))
     for name in ("pt_rel", "eta_rel", "phi_rel"):
-        hists[name].fill(_np(rel[name]))
+        fill_per_jet(hists[name], *_entries(rel[name]), n)
 
-    for name, corr in (
-        ("eec2", obs.eec2(parts)),
-        ("eec3", obs.eec3_projected(parts, eec3_particles)),
-    ):
-        hists[name].fill(_np(corr.r_l), weight=_np(corr.weight))
-        hists[name].fill(np.zeros(n), weight=corr.contact)  # R_L = 0: underflow
+    step = _block_size(parts, eec3_particles)
+    for start in range(0, n, step):
+        block = parts[start : start + step]
+        for name, corr in (
+            ("eec2", obs.eec2(block)),
+            ("eec3", obs.eec3_projected(block, eec3_particles)),
+        ):
+            r_l, jet = _entries(corr.r_l)
+            weight, _ = _entries(corr.weight)
+            contact_jet = np.arange(len(block))
+            fill_per_jet(  # the contact terms at R_L = 0 go to the underflow bin
+                hists[name],
+                np.concatenate([r_l, np.zeros(len(block))]),
+                np.concatenate([jet, contact_jet]),
+                len(block),
+                weights=np.concatenate([weight, corr.contact]),
+            )
 
     tau21, tau32 = obs.tau_ratios(obs.nsubjettiness(parts, r0=r0))
     hists["tau21"].fill(tau21)

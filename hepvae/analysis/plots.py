@@ -3,7 +3,8 @@
 Histograms are shown per jet (divided by the number of jets) and per unit x (or ln x for log
 axes, see :class:`hepvae.analysis.histograms.Spec`), so that data sets of different size
 compare directly and constituent-level plots integrate to the mean multiplicity. Error bars
-are statistical (sqrt of the sum of squared weights). The ratio panel shows each data set over
+are statistical, with jets independent and entries of one jet correlated (see
+:func:`hepvae.analysis.histograms.fill_per_jet`). The ratio panel shows each data set over
 the reference, with the reference's own relative uncertainty as a grey band around one.
 """
 
@@ -32,6 +33,7 @@ def _density(h, n_jets: int, spec: Spec) -> tuple[np.ndarray, np.ndarray, np.nda
         widths = np.diff(np.log(edges))
     elif spec.density == "count":
         widths = np.ones(len(edges) - 1)
+        edges = edges - 0.5  # integer k drawn as the bin [k - 0.5, k + 0.5)
     else:
         widths = np.diff(edges)
     scale = 1.0 / (max(n_jets, 1) * widths)
@@ -129,24 +131,31 @@ def draw(
             centers, ratio, yerr=ratio_err, fmt="o", color=color, markersize=3.5, linewidth=1
         )
     rax.set_ylim(*_ratio_limits(ratios))
-    rax.set_ylabel(f"Ratio to\n{reference}" if len(reference) > 6 else f"Ratio to {reference}")
+    rax.set_ylabel(
+        f"Ratio to\n{reference}" if len(reference) > 6 else f"Ratio to {reference}",
+        fontsize=0.8 * plt_rc("font.size"),
+    )
     rax.set_xlabel(spec.xlabel)
 
     # axes: trim x to the occupied bins, scales and room for the legend
     if occupied.any():
         lo, hi = np.flatnonzero(occupied)[[0, -1]]
-        ax.set_xlim(edges[lo], edges[hi + 1])
+        x_lo, x_hi = edges[lo], edges[hi + 1]
+        if spec.density == "count" and x_hi - x_lo < 10:  # a few integers: show some context
+            x_lo, x_hi = max(edges[0], x_lo - 5), x_hi + 5
+        ax.set_xlim(x_lo, x_hi)
     if spec.logx:
         ax.set_xscale("log")
     ax.set_ylabel(spec.ylabel)
+    # curves fill the lower 60 % of the frame (in log y: of the decades), the legend the rest
     positive = np.concatenate([c[1][c[1] > 0] for c in curves.values()])
     top = positive.max() if positive.size else 1.0
     if spec.logy:
         ax.set_yscale("log")
         bottom = positive.min() * 0.5 if positive.size else 1e-3
-        ax.set_ylim(bottom, top * (top / bottom) ** 0.6)
+        ax.set_ylim(bottom, bottom * (top / bottom) ** (1 / 0.6))
     else:
-        ax.set_ylim(0, top * 1.6)
+        ax.set_ylim(0, top / 0.6)
     ax.set_xlabel("")
     if legend:
         from matplotlib.patches import Patch
@@ -237,7 +246,7 @@ def plot_all(
             draw(ax, rax, spec, result, reference, label_text=text)
             written += _save(fig, out_dir / spec.name)
             plt.close(fig)
-        ncols = 4
+        ncols = 5
         nrows = -(-len(specs) // ncols)
         with plt.rc_context({"font.size": 13, "axes.labelsize": 13, "legend.fontsize": 11,
                              "xtick.labelsize": 11, "ytick.labelsize": 11}):  # fmt: skip

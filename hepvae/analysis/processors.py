@@ -13,7 +13,7 @@ class JetObservables(processor.ProcessorABC):
     """Histograms of jet and constituent observables, per data set.
 
     Output: ``{dataset: {"n_jets": int, "hists": {name: hist.Hist}}}`` with the histograms of
-    :data:`hepvae.analysis.histograms.SPECS` (jet pT, η, mass, multiplicity; constituent
+    :data:`hepvae.analysis.histograms.SPECS` (jet pT, η, mass, stored and original multiplicity; constituent
     pT_rel, η_rel, φ_rel; 2-point EEC, projected E3C; τ21, τ32; jet width) and ``label``.
     The physics lives in :mod:`hepvae.physics.observables`; this class only fills.
     """

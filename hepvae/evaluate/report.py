@@ -51,7 +51,7 @@ def metrics_table(result: dict[str, Any]):
         ("ratio", "right"),
         ("pull", "right"),
     ):
-        table.add_column(column, justify=justify, no_wrap=column != "jets")
+        table.add_column(column, justify=justify, no_wrap=True)
     table.caption = "ratio = generated / truth; pull = (generated - truth) / combined error"
     for jet_type, block in result["jet_types"].items():
         first = True
@@ -61,7 +61,7 @@ def metrics_table(result: dict[str, Any]):
             ratio_text = "-" if ratio is None else value_error(ratio, entry["ratio_error"])
             pull = entry["pull"]
             table.add_row(
-                f"{jet_type}, N = {block['n_per_sample']}" if first else "",
+                f"{jet_type}\nN = {block['n_per_sample']}" if first else "",
                 NAMES[name] + _scale_label(scale),
                 _fmt(entry["model"], scale),
                 _fmt(entry["truth"], scale),

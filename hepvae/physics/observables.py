@@ -27,6 +27,8 @@ the average per jet.
 
 from __future__ import annotations
 
+import functools
+import itertools
 from dataclasses import dataclass
 
 import awkward as ak
@@ -37,10 +39,14 @@ from hepvae.data.schema import wrap_phi
 
 @dataclass(frozen=True)
 class Correlator:
-    """An energy correlator per jet: ``r_l`` and ``weight`` jagged, ``contact`` [N] at R_L = 0."""
+    """An energy correlator per jet: R_L and weights per jet, ``contact`` [N] at R_L = 0.
 
-    r_l: ak.Array
-    weight: ak.Array
+    ``r_l`` and ``weight`` are jagged awkward arrays or zero-weight padded [N, M] numpy arrays;
+    either way, flattening both gives the entries to histogram.
+    """
+
+    r_l: ak.Array | np.ndarray
+    weight: ak.Array | np.ndarray
     contact: np.ndarray
 
 
@@ -66,25 +72,26 @@ def jet_width(jets: ak.Array, parts: ak.Array) -> np.ndarray:
     return ak.to_numpy(ak.sum(energy_fractions(parts) * dr, axis=1))
 
 
-def _flat_fields(parts: ak.Array) -> ak.Array:
-    """The constituents as plain records of pt, eta, phi (no behaviour), for combinations."""
-    return ak.zip(
-        {"pt": parts.pt, "eta": parts.eta, "phi": parts.phi, "z": energy_fractions(parts)}
-    )
-
-
-def _pair_dr(a: ak.Array, b: ak.Array) -> ak.Array:
-    return delta_r(a.eta, a.phi, b.eta, b.phi)
+def _flat(array: ak.Array) -> np.ndarray:
+    return np.asarray(ak.to_numpy(ak.flatten(array, axis=1)), dtype=np.float64)
 
 
 def eec2(parts: ak.Array) -> Correlator:
-    """The pT-weighted 2-point energy correlator per jet (see the module docstring)."""
-    p = _flat_fields(parts)
-    a, b = ak.unzip(ak.combinations(p, 2, axis=1))
+    """The pT-weighted 2-point energy correlator per jet (see the module docstring).
+
+    ``r_l`` and ``weight`` are jagged, one entry per pair i < j of each jet.
+    """
+    counts = ak.to_numpy(ak.num(parts, axis=1)).astype(np.int64)
+    pairs = ak.argcombinations(ak.local_index(parts.pt, axis=1), 2, axis=1)
+    per_jet = ak.to_numpy(ak.num(pairs, axis=1))
+    offset = np.repeat(np.cumsum(counts) - counts, per_jet)  # each jet's first constituent
+    a = ak.to_numpy(ak.flatten(pairs["0"])) + offset
+    b = ak.to_numpy(ak.flatten(pairs["1"])) + offset
+    eta, phi, z = _flat(parts.eta), _flat(parts.phi), _flat(energy_fractions(parts))
     return Correlator(
-        r_l=_pair_dr(a, b),
-        weight=2.0 * a.z * b.z,
-        contact=ak.to_numpy(ak.sum(p.z**2, axis=1)),
+        r_l=ak.unflatten(delta_r(eta[a], phi[a], eta[b], phi[b]), per_jet),
+        weight=ak.unflatten(2.0 * z[a] * z[b], per_jet),
+        contact=ak.to_numpy(ak.sum(energy_fractions(parts) ** 2, axis=1)),
     )
 
 
@@ -93,25 +100,44 @@ def leading(parts: ak.Array, n: int) -> ak.Array:
     return parts[ak.argsort(parts.pt, axis=1, ascending=False)][:, :n]
 
 
+def _padded(array: ak.Array, width: int) -> np.ndarray:
+    """A jagged array as [N, width] float64, zero-padded."""
+    padded = ak.fill_none(ak.pad_none(array, width, axis=1, clip=True), 0.0)
+    return np.asarray(ak.to_numpy(padded), dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=8)
+def _index_tuples(n: int, size: int) -> tuple[np.ndarray, ...]:
+    """Index arrays of all i < j (< k) among ``n`` slots, as from itertools.combinations."""
+    combos = np.array(list(itertools.combinations(range(n), size)), dtype=np.intp)
+    return tuple(combos.reshape(-1, size).T)
+
+
 def eec3_projected(parts: ak.Array, max_particles: int | None = None) -> Correlator:
     """The pT-weighted projected 3-point correlator per jet (see the module docstring).
 
-    ``max_particles`` restricts it to the leading constituents (weights renormalized to them);
-    the number of triples grows as n³/6, 4060 for 30 and 551 300 for 150 constituents.
+    ``max_particles`` restricts it to the leading constituents (weights renormalized to them).
+    Computed on zero-padded [N, n] arrays (n = the largest multiplicity), which is several
+    times faster than jagged triples; ``r_l`` and ``weight`` come back as [N, M] numpy arrays
+    whose padded entries have weight 0. M = n(n-1)/2 + n(n-1)(n-2)/6: 4495 for n = 30, so
+    process large samples in blocks of jets (:func:`hepvae.analysis.histograms.fill` does).
     """
     if max_particles is not None:
         parts = leading(parts, max_particles)
-    p = _flat_fields(parts)
-    a, b = ak.unzip(ak.combinations(p, 2, axis=1))
-    pair_r = _pair_dr(a, b)
-    pair_w = 3.0 * a.z * b.z * (a.z + b.z)
-    i, j, k = ak.unzip(ak.combinations(p, 3, axis=1))
-    triple_r = np.maximum(np.maximum(_pair_dr(i, j), _pair_dr(i, k)), _pair_dr(j, k))
-    triple_w = 6.0 * i.z * j.z * k.z
+    n = int(ak.max(ak.num(parts, axis=1))) if len(parts) else 0
+    z = _padded(energy_fractions(parts), n)
+    eta, phi = _padded(parts.eta, n), _padded(parts.phi, n)
+    dr = delta_r(eta[:, :, None], phi[:, :, None], eta[:, None, :], phi[:, None, :])
+    i, j = _index_tuples(n, 2)
+    pair_r = dr[:, i, j]
+    pair_w = 3.0 * z[:, i] * z[:, j] * (z[:, i] + z[:, j])
+    i, j, k = _index_tuples(n, 3)
+    triple_r = np.maximum(np.maximum(dr[:, i, j], dr[:, i, k]), dr[:, j, k])
+    triple_w = 6.0 * z[:, i] * z[:, j] * z[:, k]
     return Correlator(
-        r_l=ak.concatenate([pair_r, triple_r], axis=1),
-        weight=ak.concatenate([pair_w, triple_w], axis=1),
-        contact=ak.to_numpy(ak.sum(p.z**3, axis=1)),
+        r_l=np.concatenate([pair_r, triple_r], axis=1),
+        weight=np.concatenate([pair_w, triple_w], axis=1),
+        contact=np.sum(z**3, axis=1),
     )
 
 
