@@ -97,11 +97,14 @@ def test_parse_datasets():
         parse_datasets(["my set=x.root"])
 
 
-def test_cli_analyze_writes_histograms_plots_and_summary(files, tmp_path, capsys):
+def test_cli_analyze_on_local_dask_cluster_writes_histograms_plots_and_summary(
+    files, tmp_path, capsys
+):
     out = tmp_path / "out"
     argv = ["analyze", f"real={files['real']}", f"generated={files['gen']}", "-o", str(out)]
-    assert main(argv + ["--chunksize", "150"]) == 0
-    assert "real: 300 jets" in capsys.readouterr().out
+    assert main(argv + ["--chunksize", "150", "--local-cluster", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.index("real: 300 jets") < printed.index("generated: 200 jets")
     for spec in SPECS:
         for suffix in (".png", ".pdf"):
             assert (out / "plots" / f"{spec.name}{suffix}").stat().st_size > 1000
@@ -110,7 +113,8 @@ def test_cli_analyze_writes_histograms_plots_and_summary(files, tmp_path, capsys
         h = f["generated/jet_pt"].to_hist()
         assert h.sum(flow=True).value == pytest.approx(N_GEN)
     summary = json.loads((out / "analysis.json").read_text())
-    assert summary["reference"] == "real"
+    assert summary["reference"] == "real" and list(summary["datasets"]) == ["real", "generated"]
+    assert summary["settings"]["executor"] == "dask"
     assert summary["datasets"]["generated"]["n_jets"] == N_GEN
     leftovers = [p for p in out.rglob("*") if ".tmp-" in p.name]
     assert not leftovers

@@ -50,7 +50,7 @@ class Binning:
     phi_rel: Axis = Axis(50, -0.8, 0.8)
     r_l: Axis = Axis(40, 1e-3, 1.6, log=True)
     tau: Axis = Axis(50, 0.0, 1.0)
-    width: Axis = Axis(50, 0.0, 0.4)
+    width: Axis = Axis(60, 0.0, 0.6)
 
 
 @dataclass(frozen=True)

@@ -147,15 +147,15 @@ def draw(
     if spec.logx:
         ax.set_xscale("log")
     ax.set_ylabel(spec.ylabel)
-    # curves fill the lower 60 % of the frame (in log y: of the decades), the legend the rest
+    # curves fill the lower 55 % of the frame (in log y: of the decades), the legend the rest
     positive = np.concatenate([c[1][c[1] > 0] for c in curves.values()])
     top = positive.max() if positive.size else 1.0
     if spec.logy:
         ax.set_yscale("log")
         bottom = positive.min() * 0.5 if positive.size else 1e-3
-        ax.set_ylim(bottom, bottom * (top / bottom) ** (1 / 0.6))
+        ax.set_ylim(bottom, bottom * (top / bottom) ** (1 / 0.55))
     else:
-        ax.set_ylim(0, top / 0.6)
+        ax.set_ylim(0, top / 0.55)
     ax.set_xlabel("")
     if legend:
         from matplotlib.patches import Patch

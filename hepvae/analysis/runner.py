@@ -163,9 +163,12 @@ def write_outputs(
     from hepvae.analysis.plots import plot_all
 
     out_dir = ensure_dir(out_dir)
+    reference = reference or next(iter(datasets))
+    # executors return data sets in any order; keep the user's order (the first is the reference)
+    result = {name: result[name] for name in datasets if name in result}
     start = time.perf_counter()
     written = [write_histograms(result, out_dir / "histograms.root")]
-    written += plot_all(dict(result), out_dir / "plots", reference=reference)
+    written += plot_all(result, out_dir / "plots", reference=reference)
     summary = {
         "datasets": {
             name: {
@@ -174,7 +177,7 @@ def write_outputs(
             }
             for name in datasets
         },
-        "reference": reference or next(iter(datasets)),
+        "reference": reference,
         "settings": dict(settings or {}),
         "plot_seconds": round(time.perf_counter() - start, 2),
         "outputs": [str(p.relative_to(out_dir)) for p in written],

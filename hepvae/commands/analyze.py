@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hepvae.commands import positive_int
+from hepvae.commands import positive_float, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,10 +37,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="start a dask LocalCluster with N single-threaded worker processes",
     )
     p.add_argument(
-        "--workers", type=positive_int, default=2, help="processes of the futures executor"
+        "--workers",
+        type=positive_int,
+        default=2,
+        metavar="N",
+        help="processes of the futures executor (default: 2)",
     )
     p.add_argument(
-        "--chunksize", type=positive_int, default=100_000, help="jets per chunk (default: 100000)"
+        "--chunksize",
+        type=positive_int,
+        default=100_000,
+        metavar="N",
+        help="jets per chunk (default: 100000)",
     )
     p.add_argument(
         "--binning", metavar="YAML", help="histogram binning overrides (keys of Binning)"
@@ -48,10 +56,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--eec3-particles",
         type=positive_int,
+        metavar="N",
         default=30,
         help="leading constituents used for the projected 3-point EEC (default: 30)",
     )
-    p.add_argument("--r0", type=float, default=0.8, help="N-subjettiness R0 (default: 0.8)")
+    p.add_argument(
+        "--r0", type=positive_float, default=0.8, help="N-subjettiness R0 (default: 0.8)"
+    )
     p.set_defaults(func=run)
 
 
@@ -91,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     }
     written = write_outputs(result, args.output, datasets, settings=settings)
     console = Console()
-    for name, block in result.items():
-        console.print(f"{name}: {block['n_jets']:,} jets")
+    for name in datasets:
+        console.print(f"{name}: {result[name]['n_jets']:,} jets")
     console.print(f"processed in {seconds:.1f} s; wrote {len(written)} files to {args.output}")
     return 0
