@@ -40,9 +40,14 @@ def _fmt(entry: dict[str, Any], scale: float) -> str:
 
 def metrics_table(result: dict[str, Any]):
     """A rich table per jet type: metric, unit, model, truth baseline, ratio, pull."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="JetNet metrics: generated vs real and real vs real (truth)")
+    table = Table(
+        title="JetNet metrics: generated vs real and real vs real (truth)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     for column, justify in (
         ("jets", "left"),
         ("metric", "left"),
