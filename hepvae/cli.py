@@ -15,7 +15,7 @@ from hepvae import __version__
 from hepvae.errors import HepvaeError
 
 #: subcommand modules in ``hepvae.commands``, in the order of the data flow
-COMMANDS = ("inspect",)
+COMMANDS = ("inspect", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:
