@@ -35,6 +35,7 @@ def small_config(n_particles: int = 12, **kw) -> ModelConfig:
         hidden=16,
         encoder=net,
         decoder=net,
+        max_edges=32,
         max_hyperedges=16,
         edge_dim=8,
         fusion_heads=2,
@@ -47,6 +48,7 @@ def small_config(n_particles: int = 12, **kw) -> ModelConfig:
 
 def small_model(seed: int = 0, n_particles: int = 12, loss: LossConfig | None = None, **kw):
     p4, mask, label = dense_jets(128, seed=seed + 100, n_particles=n_particles)
-    norm = compute_normalization(p4, mask, label, 5, kw.get("max_hyperedges", 16))
+    config = small_config(n_particles, **kw)
+    norm = compute_normalization(p4, mask, label, config)
     torch.manual_seed(seed)
-    return HyperVAE(small_config(n_particles, **kw), norm, loss)
+    return HyperVAE(config, norm, loss)

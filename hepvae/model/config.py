@@ -38,6 +38,9 @@ class ModelConfig:
     references: list[str] = field(default_factory=lambda: ["time", "beam", "jet_axis", "normal"])
     use_edges: bool = True
     use_hyperedges: bool = True
+    #: pair edges per jet: all when they fit, else the strongest by EEC weight
+    max_edges: int = 128
+    #: triplet hyperedges per jet: all when they fit, else the strongest by pT_i pT_j pT_k
     max_hyperedges: int = 64
     edge_dim: int = 32
     fusion_heads: int = 4

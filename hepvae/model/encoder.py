@@ -54,15 +54,14 @@ class Encoder(nn.Module):
         refs: torch.Tensor,
         particle_feats: torch.Tensor,
         label_emb: torch.Tensor,
-        edges: tuple[torch.Tensor, torch.Tensor] | None = None,
+        edges: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
         hyperedges: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode one batch.
 
         p4c [B, N, 4] canonical four-momenta (model units), mask [B, N] bool, refs [R, 4],
         particle_feats [B, N, 6] normalized, label_emb [B, label_dim];
-        edges: (features [B, E, 5] normalized, mask [B, E]) of the pairs i < j of N slots
-        (:func:`hepvae.model.features.upper_pairs`);
+        edges: (features [B, E, 5] normalized, mask [B, E], pairs [B, E, 2]);
         hyperedges: (features [B, H, 4] normalized, mask [B, H], triplets [B, H, 3]).
         """
         b, n, _ = p4c.shape
@@ -79,18 +78,20 @@ class Encoder(nn.Module):
 
     def _keys(self, x, edges, hyperedges):
         """Edge and hyperedge tokens: feature MLP plus the projected states of their particles."""
-        b, n, _ = x.shape
         ends = self.endpoints(x)
         keys, key_masks = [], []
         if self.config.use_edges:
-            feats, edge_mask = edges
-            rows, cols = F.upper_pairs(n)
-            keys.append(self.edge_mlp(feats) + ends[:, rows] + ends[:, cols])
+            feats, edge_mask, pairs = edges
+            keys.append(self.edge_mlp(feats) + _gather_sum(ends, pairs))
             key_masks.append(edge_mask)
         if self.config.use_hyperedges:
             feats, hmask, triplets = hyperedges
-            index = triplets.flatten(1).unsqueeze(-1).expand(-1, -1, ends.shape[-1])
-            members = ends.gather(1, index).unflatten(1, triplets.shape[1:]).sum(2)
-            keys.append(self.hyper_mlp(feats) + members)
+            keys.append(self.hyper_mlp(feats) + _gather_sum(ends, triplets))
             key_masks.append(hmask)
         return torch.cat(keys, 1), torch.cat(key_masks, 1)
+
+
+def _gather_sum(values: torch.Tensor, members: torch.Tensor) -> torch.Tensor:
+    """Sum of values [B, N, D] over the member slots [B, K, m] of each key -> [B, K, D]."""
+    index = members.flatten(1).unsqueeze(-1).expand(-1, -1, values.shape[-1])
+    return values.gather(1, index).unflatten(1, members.shape[1:]).sum(2)

@@ -170,7 +170,34 @@ def triplet_features(
 
 
 @lru_cache(maxsize=8)
-def upper_pairs(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Row and column indices of the pairs i < j of ``n`` slots."""
-    rows, cols = torch.triu_indices(n, n, offset=1)
-    return rows, cols
+def upper_pairs(n: int) -> torch.Tensor:
+    """The pairs i < j of ``n`` slots as [n (n - 1) / 2, 2] indices."""
+    return torch.triu_indices(n, n, offset=1).T.contiguous()
+
+
+def select_edges(
+    p4: torch.Tensor, mask: torch.Tensor, jet_pt: torch.Tensor, max_edges: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pair edges [B, E, 2] (i < j) and their mask [B, E], E = min(N (N - 1) / 2, max_edges).
+
+    Rule: all pairs of real particles when they fit, otherwise the ``max_edges`` with the
+    largest EEC weight pT_i pT_j / pT_J^2 (a permutation-invariant choice). Padded rows point
+    at (0, 0) with mask False.
+    """
+    b, n = mask.shape
+    pairs = upper_pairs(n).to(p4.device)
+    e = min(len(pairs), max_edges)
+    if e == 0:
+        return pairs.new_zeros(b, 0, 2), mask.new_zeros(b, 0)
+    with torch.no_grad():
+        first, second = (pairs[:, k].expand(b, -1) for k in (0, 1))
+        valid = mask.gather(1, first) & mask.gather(1, second)
+        if e == len(pairs):
+            chosen, chosen_mask = pairs.expand(b, -1, -1), valid
+        else:
+            pt = pt_of(p4, PT_FLOOR)
+            weight = pt.gather(1, first) * pt.gather(1, second) / jet_pt[:, None] ** 2
+            top = torch.where(valid, weight, torch.full_like(weight, -1.0)).topk(e, dim=1).indices
+            chosen = pairs[top]
+            chosen_mask = valid.gather(1, top)
+    return chosen * chosen_mask.unsqueeze(-1), chosen_mask

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from hepvae.model import features as F
+from hepvae.model.config import ModelConfig
 from hepvae.model.frames import jet_momentum, pt_of, rapidity, to_canonical
 
 #: number of rapidity quantiles stored per class
@@ -80,11 +81,11 @@ def compute_normalization(
     p4: torch.Tensor,
     mask: torch.Tensor,
     label: torch.Tensor,
-    n_labels: int,
-    max_hyperedges: int,
+    config: ModelConfig,
     max_jets: int = 20000,
 ) -> ModelNormalization:
-    """Statistics from training jets: p4 [J, N, 4] in GeV, mask [J, N] bool, label [J].
+    """Statistics from training jets: p4 [J, N, 4] in GeV, mask [J, N] bool, label [J],
+    with the edge and hyperedge selection of the model ``config``.
 
     Uses the first ``max_jets`` jets with finite four-momenta and at least one constituent.
     """
@@ -98,17 +99,16 @@ def compute_normalization(
     parts = F.particle_features(p4c, mask, jet_c)[mask]
     coords = F.loss_coordinates(p4c)[mask]
     jet_pt = pt_of(jet_c, F.PT_FLOOR)
-    rows, cols = (t.expand(len(mask), -1) for t in F.upper_pairs(mask.shape[1]))
-    pair_mask = mask.gather(1, rows) & mask.gather(1, cols)
-    edges = F.pair_features_at(p4c, jet_pt, rows, cols)[pair_mask]
-    triplets, tmask = F.select_triplets(p4c, mask, jet_pt, max_hyperedges)
+    pairs, pair_mask = F.select_edges(p4c, mask, jet_pt, config.max_edges)
+    edges = F.pair_features_at(p4c, jet_pt, pairs[..., 0], pairs[..., 1])[pair_mask]
+    triplets, tmask = F.select_triplets(p4c, mask, jet_pt, config.max_hyperedges)
     hyper = F.triplet_features(p4c, mask, jet_pt, triplets)[tmask]
     y = rapidity(jet)
     probs = torch.linspace(0, 1, N_QUANTILES, dtype=torch.float64)
     pooled = torch.quantile(y, probs)
     quantiles = [
         (torch.quantile(y[label == k], probs) if (label == k).sum() > 1 else pooled).tolist()
-        for k in range(n_labels)
+        for k in range(config.n_labels)
     ]
     stats = {}
     for name, values in (

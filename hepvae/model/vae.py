@@ -41,8 +41,9 @@ class Prepared(NamedTuple):
     jet: torch.Tensor  # [B, 4] lab frame
     jet_c: torch.Tensor  # [B, 4] canonical frame
     particle_feats: torch.Tensor  # [B, N, 6] normalized
-    edges: torch.Tensor  # [B, E, 5] normalized, pairs i < j (features.upper_pairs)
+    pairs: torch.Tensor  # [B, E, 2] selected pair edges (features.select_edges)
     edge_mask: torch.Tensor  # [B, E]
+    edges: torch.Tensor  # [B, E, 5] normalized pair features
     triplets: torch.Tensor  # [B, H, 3]
     hmask: torch.Tensor  # [B, H]
     hyper_feats: torch.Tensor  # [B, H, 4] normalized
@@ -114,13 +115,13 @@ class HyperVAE(nn.Module):
         jet_c = jet_momentum(p4c, mask)
         particle = self._standardize(F.particle_features(p4c, mask, jet_c), "particle")
         jet_pt = pt_of(jet_c, F.PT_FLOOR)
-        rows, cols = (t.to(p4.device).expand(p4.shape[0], -1) for t in F.upper_pairs(n))
-        edge_mask = mask.gather(1, rows) & mask.gather(1, cols)
-        edges = self.edge_inputs(p4c, jet_pt, rows, cols) * edge_mask.unsqueeze(-1)
+        pairs, edge_mask = F.select_edges(p4c, mask, jet_pt, self.config.max_edges)
+        edges = self.edge_inputs(p4c, jet_pt, pairs[..., 0], pairs[..., 1])
         triplets, hmask = F.select_triplets(p4c, mask, jet_pt, self.config.max_hyperedges)
         hyper = self._standardize(F.triplet_features(p4c, mask, jet_pt, triplets), "hyper")
         return Prepared(
-            mask, label, p4c, jet, jet_c, particle * mask.unsqueeze(-1), edges, edge_mask, triplets, hmask,
+            mask, label, p4c, jet, jet_c, particle * mask.unsqueeze(-1), pairs, edge_mask,
+            edges * edge_mask.unsqueeze(-1), triplets, hmask,
             hyper * hmask.unsqueeze(-1),
         )  # fmt: skip
 
@@ -132,7 +133,7 @@ class HyperVAE(nn.Module):
             self.references(x.p4c),
             x.particle_feats,
             self.label_embedding(x.label),
-            edges=(x.edges, x.edge_mask),
+            edges=(x.edges, x.edge_mask, x.pairs),
             hyperedges=(x.hyper_feats, x.hmask, x.triplets),
         )
 
@@ -197,8 +198,8 @@ class HyperVAE(nn.Module):
         pred_jet = (out.p4c * out.weights.unsqueeze(-1)).sum(1)
         pred_pt = pt_of(pred_jet, F.PT_FLOOR)
         if cfg.edge > 0:
-            rows, cols = (t.to(assign.device) for t in F.upper_pairs(self.config.n_particles))
-            pred_edges = self.edge_inputs(out.p4c, pred_pt, assign[:, rows], assign[:, cols])
+            mapped = assign.gather(1, x.pairs.flatten(1)).view_as(x.pairs)
+            pred_edges = self.edge_inputs(out.p4c, pred_pt, mapped[..., 0], mapped[..., 1])
             parts["edge"] = L.feature_loss(pred_edges, x.edges, x.edge_mask).mean()
         if cfg.hyperedge > 0 and x.triplets.shape[1] > 0:
             mapped = assign.gather(1, x.triplets.flatten(1)).view_as(x.triplets)

@@ -62,9 +62,8 @@ def train(
         if resume is not None:
             norm = ModelNormalization.from_dict(load_checkpoint(resume)["normalization"])
         else:
-            m = config.model
             norm = compute_normalization(
-                train_data.p4, train_data.mask, train_data.label, m.n_labels, m.max_hyperedges
+                train_data.p4, train_data.mask, train_data.label, config.model
             )
         trainer = Trainer(config, train_data, val_data, norm, save_dir, log_dir, resume, info)
         return trainer.fit()
