@@ -129,3 +129,39 @@ def test_reconstruct_returns_gev_at_the_input_frame():
     rec, rec_mask = model.reconstruct(p4.float(), mask, label, true_multiplicity=True)
     assert torch.equal(rec_mask, mask)
     assert rec.shape == p4.shape and (rec[~rec_mask] == 0).all()
+
+
+def test_fit_mixture_recovers_two_clusters_and_samples_them():
+    from hepvae.model.prior import fit_mixture, sample_prior
+
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(400, 2, generator=gen) * 0.1 + torch.tensor([2.0, 0.0])
+    b = torch.randn(200, 2, generator=gen) * 0.3 + torch.tensor([-2.0, 1.0])
+    w, m, tril = fit_mixture(torch.cat([a, b]), 2)
+    order = m[:, 0].argsort(descending=True)
+    w, m, tril = w[order], m[order], tril[order]
+    assert torch.allclose(w, torch.tensor([2 / 3, 1 / 3]), atol=0.01)
+    assert torch.allclose(m, torch.tensor([[2.0, 0.0], [-2.0, 1.0]]), atol=0.1)
+    cov = tril @ tril.transpose(-1, -2)
+    assert torch.allclose(torch.diagonal(cov, dim1=-2, dim2=-1).sqrt(),
+                          torch.tensor([[0.1, 0.1], [0.3, 0.3]]), rtol=0.15)  # fmt: skip
+    n = 6000
+    z = sample_prior(w.expand(n, -1), m.expand(n, -1, -1), tril.expand(n, -1, -1, -1),
+                     torch.randn(n, 2, generator=gen), torch.rand(n, generator=gen),
+                     torch.ones(n))  # fmt: skip
+    assert abs(float((z[:, 0] > 0).float().mean()) - 2 / 3) < 0.02
+    cold = sample_prior(w.expand(n, -1), m.expand(n, -1, -1), tril.expand(n, -1, -1, -1),
+                        torch.randn(n, 2, generator=gen), torch.rand(n, generator=gen),
+                        torch.full((n,), 0.1))  # fmt: skip
+    assert cold[cold[:, 0] > 0].std(0).max() < 0.02
+
+
+def test_fit_prior_uses_the_posterior_means():
+    model = small_model(prior_components=1).eval()
+    p4, mask, label = dense_jets(80, seed=6)
+    p4 = p4.float()
+    assert torch.equal(model.prior_tril[2, 0], torch.eye(8))
+    model.fit_prior(p4, mask, label)
+    mu, _ = model.encode(p4, mask, label)
+    assert torch.allclose(model.prior_means[2, 0], mu.mean(0), atol=1e-4)
+    assert torch.equal(model.prior_tril[0, 0], torch.eye(8))  # no jets of class 0: unchanged

@@ -20,9 +20,11 @@ mask [B, N] and a class label [B] (JetNet coding g=0, q=1, t=2, w=3, z=4).
    four-momentum per active slot in the canonical frame. Edge and hyperedge features of decoded
    jets are recomputed from the decoded particles with the same feature functions as for real
    jets, so they are decoded consistently with the particles.
-4. Generation (:mod:`.sampler`) samples z from the prior (spread scaled by the temperature), the
-   multiplicity, and the jet's lab rapidity (per-class quantiles of the training data) and
-   azimuth (uniform), and moves the decoded jet there with an exact Lorentz transformation.
+4. Generation (:mod:`.sampler`) samples z from the generation prior (:mod:`.prior`: a Gaussian
+   mixture per class fitted to the posterior means of training jets after each epoch; N(0, 1)
+   before the first fit; spread scaled by the temperature), the multiplicity, and the jet's lab
+   rapidity (per-class quantiles of the training data) and azimuth (uniform), and moves the
+   decoded jet there with an exact Lorentz transformation.
 
 Frames and symmetry: what the model respects
 --------------------------------------------

@@ -49,6 +49,8 @@ class ModelConfig:
     #: vector channels of the decoder's gated readout
     readout_channels: int = 4
     gradient_checkpointing: bool = False
+    #: Gaussian components per class of the generation prior fitted after training
+    prior_components: int = 8
 
     def __post_init__(self) -> None:
         from hepvae.model.frames import REFERENCE_VECTORS
@@ -58,7 +60,8 @@ class ModelConfig:
                 raise ValueError(
                     f"references: unknown vector {name!r} (known: {', '.join(REFERENCE_VECTORS)})"
                 )
-        for name in ("n_particles", "n_labels", "latent_dim", "label_dim", "hidden"):
+        for name in ("n_particles", "n_labels", "latent_dim", "label_dim", "hidden",
+                     "prior_components"):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
 

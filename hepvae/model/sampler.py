@@ -1,10 +1,14 @@
 """A pure-tensor sampling module (for ONNX export): noise, label, temperature -> jets in GeV.
 
-Inputs: ``noise`` [B, latent_dim + 3] standard normal, ``label`` [B] int64 (JetNet coding),
+Inputs: ``noise`` [B, latent_dim + 4] standard normal, ``label`` [B] int64 (JetNet coding),
 ``temperature`` [B] or a scalar tensor (> 0). The first ``latent_dim`` noise columns are the
-latent (z = T * noise: the temperature scales the prior's spread); the last three are mapped
-to uniforms by the normal CDF and drive the multiplicity (inverse CDF of softmax(logits / T)),
-the jet rapidity (per-class quantile table of the training data) and the azimuth (uniform).
+latent noise eps; the last four are mapped to uniforms by the normal CDF and pick the prior
+component, the multiplicity, the jet rapidity and the azimuth:
+
+- z = mean_k + T * L_k eps from the class's prior mixture (:mod:`hepvae.model.prior`; the
+  temperature T scales the prior's spread; component k by inverse CDF of its weights);
+- multiplicity by inverse CDF of softmax(logits / T) of the multiplicity head;
+- jet rapidity by the per-class quantile table of the training data, azimuth uniform.
 Outputs: ``p4`` [B, N, 4] (E, px, py, pz) in GeV with zeros in empty slots, ``mask`` [B, N]
 bool, ``jet`` [B, 3] = (pT [GeV], eta, mass [GeV]) of the sum of the constituents.
 """
@@ -19,6 +23,7 @@ from torch import nn
 from hepvae.model.frames import from_canonical, invariant_mass, jet_momentum, pseudorapidity
 from hepvae.model.frames import pt_of as transverse
 from hepvae.model.multiplicity import sample_counts
+from hepvae.model.prior import sample_prior
 
 
 class JetSampler(nn.Module):
@@ -30,7 +35,7 @@ class JetSampler(nn.Module):
 
     @staticmethod
     def noise_dim(vae: nn.Module) -> int:
-        return vae.config.latent_dim + 3
+        return vae.config.latent_dim + 4
 
     def forward(
         self, noise: torch.Tensor, label: torch.Tensor, temperature: torch.Tensor
@@ -39,16 +44,23 @@ class JetSampler(nn.Module):
         latent = vae.config.latent_dim
         n_max = vae.config.n_particles
         temp = temperature.reshape(-1) * noise.new_ones(noise.shape[0])
-        z = noise[:, :latent] * temp.unsqueeze(-1)
         u = 0.5 * (1.0 + torch.erf(noise[:, latent:] / math.sqrt(2.0)))
+        z = sample_prior(
+            vae.prior_weights[label],
+            vae.prior_means[label],
+            vae.prior_tril[label],
+            noise[:, :latent],
+            u[:, 0],
+            temp,
+        )
         logits = vae.multiplicity(vae.condition(z, label))
-        counts = sample_counts(logits, u[:, 0], temp)
+        counts = sample_counts(logits, u[:, 1], temp)
         slots = torch.arange(n_max, device=noise.device)
         one_hot = (slots.unsqueeze(0) == (counts - 1).unsqueeze(-1)).to(noise.dtype)
         out = vae.decode(z, label, one_hot)
         mask = slots.unsqueeze(0) < counts.unsqueeze(-1)
-        y = _interpolate(vae.rapidity_quantiles[label], u[:, 1])
-        phi = math.pi * (2.0 * u[:, 2] - 1.0)
+        y = _interpolate(vae.rapidity_quantiles[label], u[:, 2])
+        phi = math.pi * (2.0 * u[:, 3] - 1.0)
         p4 = from_canonical(out.p4c, y, phi) * vae.p4_scale * mask.unsqueeze(-1).to(noise.dtype)
         jet = jet_momentum(p4, mask)
         features = torch.stack([transverse(jet), pseudorapidity(jet), invariant_mass(jet)], -1)

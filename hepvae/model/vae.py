@@ -30,6 +30,7 @@ from hepvae.model.multiplicity import (
     straight_through,
 )
 from hepvae.model.normalization import ModelNormalization, jet_targets
+from hepvae.model.prior import fit_mixture, standard_prior
 
 
 class Prepared(NamedTuple):
@@ -85,6 +86,9 @@ class HyperVAE(nn.Module):
                 f"model config {config.n_labels}"
             )
         c = config
+        prior = standard_prior(c.n_labels, c.prior_components, c.latent_dim)
+        for name, value in prior.items():
+            self.register_buffer(name, value)
         self.label_embedding = nn.Embedding(c.n_labels, c.label_dim)
         self.encoder = Encoder(c)
         cond_dim = c.latent_dim + c.label_dim
@@ -215,6 +219,34 @@ class HyperVAE(nn.Module):
 
     # --- inference ----------------------------------------------------------------------
     @torch.no_grad()
+    def fit_prior(self, p4, mask, label, max_per_class: int = 4000, batch_size: int = 1024) -> None:
+        """Fit the generation prior to the posterior means of jets (GeV, lab frame), per class.
+
+        Jets whose posterior mean is not finite are left out; classes with fewer than
+        ``2 * latent_dim`` jets keep their current prior. Deterministic.
+        """
+        was_training = self.training
+        self.eval()
+        for k in range(self.config.n_labels):
+            index = torch.nonzero(label == k).squeeze(1)[:max_per_class]
+            dev = self.p4_scale.device
+            mus = [
+                self.encode(p4[i].to(dev), mask[i].to(dev), label[i].to(dev))[0].float().cpu()
+                for i in index.split(batch_size)
+            ]
+            mus = torch.cat(mus) if mus else torch.zeros(0, self.config.latent_dim)
+            mus = mus[torch.isfinite(mus).all(1)]
+            if len(mus) < 2 * self.config.latent_dim:
+                continue
+            weights, means, tril = fit_mixture(mus, self.config.prior_components, seed=k)
+            n = len(weights)
+            self.prior_weights[k].zero_()
+            self.prior_weights[k, :n] = weights.to(self.prior_weights)
+            self.prior_means[k, :n] = means.to(self.prior_means)
+            self.prior_tril[k, :n] = tril.to(self.prior_tril)
+        self.train(was_training)
+
+    @torch.no_grad()
     def reconstruct(self, p4, mask, label, true_multiplicity: bool = False) -> torch.Tensor:
         """Encode (posterior mean) and decode jets; returns (p4 [B, N, 4] GeV lab, mask [B, N]).
 
@@ -241,7 +273,8 @@ class HyperVAE(nn.Module):
     ):
         """Sample ``n`` jets: (p4 [n, N, 4] GeV, mask [n, N] bool, jet [n, 3] (pT GeV, eta,
         mass GeV)). ``temperature`` scales the prior's spread (and sharpens the multiplicity
-        distribution as 1/T on its logits); ``generator`` makes it reproducible (CPU noise)."""
+        distribution as 1/T on its logits); ``generator`` makes it reproducible (CPU noise).
+        See :class:`hepvae.model.sampler.JetSampler` for the exact recipe."""
         from hepvae.model.sampler import JetSampler
 
         device, dtype = self.p4_scale.device, self.p4_scale.dtype

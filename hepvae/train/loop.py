@@ -159,7 +159,7 @@ class Trainer:
         return JetTensors(*(t.to(self.device, non_blocking=True) for t in
                             (batch.p4, batch.mask, batch.label)))  # fmt: skip
 
-    def _forward(self, batch: JetTensors, beta: float):
+    def forward_batch(self, batch: JetTensors, beta: float):
         batch = self._to_device(batch)
         with self._autocast():
             return self.net(batch.p4, batch.mask, batch.label, beta)
@@ -175,7 +175,7 @@ class Trainer:
                 f"(train.max_bad_steps = {limit}) at step {self.step}{where}"
             )
 
-    def _optimizer_step(self) -> float | None:
+    def optimizer_step(self) -> float | None:
         opt = self.config.train
         self.scaler.unscale_(self.optimizer)
         clip = opt.grad_clip if opt.grad_clip > 0 else float("inf")
@@ -205,7 +205,7 @@ class Trainer:
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(cfg.train.seed + VALIDATION_SEED)
             for batch in iterate_batches(self.val_data, index, cfg.data.batch_size):
-                out = self._forward(batch, cfg.loss.kl)
+                out = self.forward_batch(batch, cfg.loss.kl)
                 n = len(batch)
                 for key, value in {"total": out.total.detach(), **out.parts}.items():
                     sums[key] = sums.get(key, 0.0) + value.float() * n
@@ -284,7 +284,7 @@ class Trainer:
                     if self.info.enabled and not last_micro:
                         sync = self.net.no_sync()
                     with sync:
-                        out = self._forward(batch, beta)
+                        out = self.forward_batch(batch, beta)
                         finite = bool(torch.isfinite(out.total.detach()))
                         if D.all_true(finite, self.info, self.device):
                             loss = out.total / opt.grad_accumulation
@@ -301,7 +301,7 @@ class Trainer:
                     if not any_good:
                         self.optimizer.zero_grad(set_to_none=True)
                         continue
-                    grad_norm = self._optimizer_step()
+                    grad_norm = self.optimizer_step()
                     if grad_norm is not None and self.step % 10 == 0:
                         parts = {k: float(v) for k, v in out.parts.items()}
                         self._log({**parts, "total": float(out.total.detach()), "kl_weight": beta,
@@ -322,6 +322,8 @@ class Trainer:
                     minutes = (time.perf_counter() - start) / 60
                     if opt.time_limit_minutes is not None and minutes > opt.time_limit_minutes:
                         stop = True
+            if stop:
+                self.fit_prior()
             if self.info.main:
                 self.save("last")
         finally:
@@ -341,8 +343,14 @@ class Trainer:
             bad_steps=self.bad_steps,
         )
 
+    def fit_prior(self) -> None:
+        """Fit the generation prior on (up to 4000 per class of) the training jets."""
+        data = self.train_data
+        self.model.fit_prior(data.p4, data.mask, data.label)
+
     def _end_of_epoch(self) -> None:
         opt = self.config.train
+        self.fit_prior()
         metrics = None
         if self.epoch % opt.validate_every == 0 or self.epoch == opt.epochs:
             metrics = self.validate()
