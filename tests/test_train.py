@@ -162,3 +162,36 @@ def test_cli_train_runs_and_reports(tmp_path, jet_file, capsys):
     assert "last checkpoint" in capsys.readouterr().out
     assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert os.path.exists(tmp_path / "run" / "logs")
+
+
+def test_default_data_is_read_from_the_cache(tmp_path, monkeypatch):
+    from hepvae.data.schema import write_jets
+    from hepvae.train.default_data import cache_dir, default_data_files
+    from tests.conftest import random_jets
+
+    monkeypatch.setenv("HEPVAE_CACHE", str(tmp_path / "cache"))
+    assert cache_dir() == tmp_path / "cache"
+    expected = [tmp_path / "cache" / "default" / f"{t}_20jets_30p_seed{k}.root"
+                for k, t in enumerate(["g", "t"])]  # fmt: skip
+    for k, path in enumerate(expected):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_jets(path, random_jets(20, seed=k, label=2 * k), {"producer": "test"})
+    assert default_data_files(["g", "t"], 20, 30, seed=0, progress=False) == expected
+
+
+def test_time_limit_shortens_the_plan_and_the_schedule(tmp_path):
+    import time
+
+    from hepvae.model import compute_normalization
+    from hepvae.train.loop import Trainer
+
+    config = tiny_config(epochs=10, time_limit_minutes=1.0)
+    data = tiny_data(64)
+    norm = compute_normalization(data.p4, data.mask, data.label, config.model)
+    trainer = Trainer(config, data, None, norm, tmp_path, started=time.perf_counter() - 50)
+    trainer.epoch = 1
+    assert trainer.total_steps == 10 * trainer.steps_per_epoch
+    assert not trainer._out_of_time(epoch_seconds=4.0)  # about 10 s left: two more epochs
+    assert trainer.planned_epochs == 3
+    assert trainer.total_steps == 3 * trainer.steps_per_epoch
+    assert trainer._out_of_time(epoch_seconds=20.0)  # the next epoch would end too late

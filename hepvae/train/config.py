@@ -65,7 +65,9 @@ class OptimConfig:
     max_bad_steps: int = 20
     #: stop after this many optimizer steps (None: run all epochs)
     max_steps: int | None = None
-    #: stop at the end of the first epoch that ends after this many minutes (None: no limit)
+    #: wall-clock budget of the whole run in minutes, data simulation included (None: none).
+    #: After each epoch the plan (and the cosine schedule) shrinks to the epochs that still
+    #: fit at the measured pace, and no epoch is started that would end after the limit.
     time_limit_minutes: float | None = None
     progress: bool = True
 

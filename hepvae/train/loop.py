@@ -75,7 +75,10 @@ class Trainer:
         log_dir: str | Path | None = None,
         resume: str | Path | None = None,
         info: D.DistInfo | None = None,
+        started: float | None = None,
     ) -> None:
+        """``started``: ``time.perf_counter()`` at the start of the run, from which
+        ``train.time_limit_minutes`` counts (default: now)."""
         self.config = config
         opt = config.train
         self.info = info or D.DistInfo()
@@ -96,7 +99,10 @@ class Trainer:
         n_batches = batches_per_epoch(len(train), config.data.batch_size, self.info.world)
         self.batches_per_epoch = n_batches
         self.steps_per_epoch = math.ceil(n_batches / opt.grad_accumulation)
+        self.planned_epochs = opt.epochs
         self.total_steps = opt.epochs * self.steps_per_epoch
+        self.started = time.perf_counter() if started is None else started
+        self.bar = None
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
             lambda s: lr_factor(s, opt.warmup_steps, self.total_steps, opt.min_lr_ratio),
@@ -131,6 +137,7 @@ class Trainer:
             "bad_steps": self.bad_steps,
             "best_val": self.best_val,
             "history": self.history,
+            "planned_epochs": self.planned_epochs,
         }
 
     def _restore(self, path: str | Path) -> None:
@@ -145,6 +152,8 @@ class Trainer:
         self.epoch, self.batch_in_epoch = state["epoch"], state["batch_in_epoch"]
         self.step, self.bad_steps = state["step"], state["bad_steps"]
         self.best_val, self.history = state["best_val"], list(state["history"])
+        if state["planned_epochs"] < state["config"]["train"]["epochs"]:  # shortened in time
+            self.set_planned_epochs(min(state["planned_epochs"], self.config.train.epochs))
 
     def save(self, name: str) -> Path:
         return save_checkpoint(self.save_dir / f"{name}.pt", self.state())
@@ -259,76 +268,28 @@ class Trainer:
     # --- the loop -----------------------------------------------------------------------
     def fit(self) -> TrainResult:
         """Train until all epochs are done (or ``max_steps`` / the time limit is reached)."""
-        cfg, opt = self.config, self.config.train
         self._open_writer()
-        bar = self._progress_bar()
+        self.bar = self._progress_bar()
         start = time.perf_counter()
-        train_seconds, jets_seen = 0.0, 0
+        self.train_seconds, self.jets_seen = 0.0, 0
         self.model.train()
-        stop = False
         try:
-            while self.epoch < opt.epochs and not stop:
-                index = epoch_indices(
-                    len(self.train_data), self.epoch, opt.seed, self.info.rank, self.info.world
-                )
-                micro = good = 0
+            while self.epoch < self.planned_epochs:
                 tick = time.perf_counter()
-                for batch in iterate_batches(
-                    self.train_data, index, cfg.data.batch_size, self.batch_in_epoch
-                ):
-                    beta = kl_weight(self.step, cfg.loss.kl, cfg.loss.kl_warmup_steps)
-                    last_micro = micro + 1 == opt.grad_accumulation or (
-                        self.batch_in_epoch + 1 == self.batches_per_epoch
-                    )
-                    sync = nullcontext()
-                    if self.info.enabled and not last_micro:
-                        sync = self.net.no_sync()
-                    with sync:
-                        out = self.forward_batch(batch, beta)
-                        finite = bool(torch.isfinite(out.total.detach()))
-                        if D.all_true(finite, self.info, self.device):
-                            loss = out.total / opt.grad_accumulation
-                            self.scaler.scale(loss).backward()
-                            good += 1
-                        else:
-                            self._bad("loss")
-                    micro += 1
-                    self.batch_in_epoch += 1
-                    jets_seen += len(batch) * self.info.world
-                    if not last_micro:
-                        continue
-                    micro, any_good, good = 0, good > 0, 0
-                    if not any_good:
-                        self.optimizer.zero_grad(set_to_none=True)
-                        continue
-                    grad_norm = self.optimizer_step()
-                    if grad_norm is not None and self.step % 10 == 0:
-                        parts = {k: float(v) for k, v in out.parts.items()}
-                        self._log({**parts, "total": float(out.total.detach()), "kl_weight": beta,
-                                   "lr": self.scheduler.get_last_lr()[0],
-                                   "grad_norm": grad_norm}, "train")  # fmt: skip
-                    if bar is not None:
-                        bar.update(1)
-                        if finite:
-                            bar.set_postfix(self._postfix(out), refresh=False)
-                    if opt.max_steps is not None and self.step >= opt.max_steps:
-                        stop = True
-                        break
-                train_seconds += time.perf_counter() - tick
-                if not stop:
-                    self.batch_in_epoch = 0
-                    self.epoch += 1
-                    self._end_of_epoch()
-                    minutes = (time.perf_counter() - start) / 60
-                    if opt.time_limit_minutes is not None and minutes > opt.time_limit_minutes:
-                        stop = True
-            if stop:
+                if self._train_epoch():
+                    break  # max_steps reached
+                self.batch_in_epoch = 0
+                self.epoch += 1
+                self._end_of_epoch()
+                if self._out_of_time(time.perf_counter() - tick):
+                    break
+            if self.batch_in_epoch > 0:  # stopped inside an epoch
                 self.fit_prior()
             if self.info.main:
                 self.save("last")
         finally:
-            if bar is not None:
-                bar.close()
+            if self.bar is not None:
+                self.bar.close()
             if self.writer is not None:
                 self.writer.flush()
         best = self.save_dir / "best.pt"
@@ -336,12 +297,86 @@ class Trainer:
             steps=self.step,
             epochs=self.epoch,
             seconds=time.perf_counter() - start,
-            jets_per_second=jets_seen / max(train_seconds, 1e-9),
+            jets_per_second=self.jets_seen / max(self.train_seconds, 1e-9),
             best_val=self.best_val,
             last=self.save_dir / "last.pt",
             best=best if best.is_file() else None,
             bad_steps=self.bad_steps,
         )
+
+    def _train_epoch(self) -> bool:
+        """The rest of the current epoch; True when ``max_steps`` stopped it."""
+        cfg, opt = self.config, self.config.train
+        index = epoch_indices(
+            len(self.train_data), self.epoch, opt.seed, self.info.rank, self.info.world
+        )
+        micro = good = 0
+        tick = time.perf_counter()
+        try:
+            for batch in iterate_batches(
+                self.train_data, index, cfg.data.batch_size, self.batch_in_epoch
+            ):
+                beta = kl_weight(self.step, cfg.loss.kl, cfg.loss.kl_warmup_steps)
+                last_micro = micro + 1 == opt.grad_accumulation or (
+                    self.batch_in_epoch + 1 == self.batches_per_epoch
+                )
+                sync = nullcontext()
+                if self.info.enabled and not last_micro:
+                    sync = self.net.no_sync()
+                with sync:
+                    out = self.forward_batch(batch, beta)
+                    finite = bool(torch.isfinite(out.total.detach()))
+                    if D.all_true(finite, self.info, self.device):
+                        self.scaler.scale(out.total / opt.grad_accumulation).backward()
+                        good += 1
+                    else:
+                        self._bad("loss")
+                micro += 1
+                self.batch_in_epoch += 1
+                self.jets_seen += len(batch) * self.info.world
+                if not last_micro:
+                    continue
+                micro, any_good, good = 0, good > 0, 0
+                if not any_good:
+                    self.optimizer.zero_grad(set_to_none=True)
+                    continue
+                grad_norm = self.optimizer_step()
+                if grad_norm is not None and self.step % 10 == 0:
+                    parts = {k: float(v) for k, v in out.parts.items()}
+                    self._log({**parts, "total": float(out.total.detach()), "kl_weight": beta,
+                               "lr": self.scheduler.get_last_lr()[0],
+                               "grad_norm": grad_norm}, "train")  # fmt: skip
+                if self.bar is not None:
+                    self.bar.update(1)
+                    if finite:
+                        self.bar.set_postfix(self._postfix(out), refresh=False)
+                if opt.max_steps is not None and self.step >= opt.max_steps:
+                    return True
+            return False
+        finally:
+            self.train_seconds += time.perf_counter() - tick
+
+    def _out_of_time(self, epoch_seconds: float) -> bool:
+        """With a time limit: stop before an epoch that would end after it, and shorten the
+        plan (and the cosine schedule with it) to the epochs that still fit."""
+        limit = self.config.train.time_limit_minutes
+        if limit is None:
+            return False
+        remaining = 60 * limit - (time.perf_counter() - self.started)
+        fit = int(remaining // max(epoch_seconds, 1e-9))
+        if fit < 1:
+            return True
+        if self.epoch + fit < self.planned_epochs:
+            self.set_planned_epochs(self.epoch + fit)
+        return False
+
+    def set_planned_epochs(self, epochs: int) -> None:
+        """Plan ``epochs`` epochs in all; the learning-rate schedule follows."""
+        self.planned_epochs = epochs
+        self.total_steps = epochs * self.steps_per_epoch
+        if self.bar is not None:
+            self.bar.total = self._bar_total()
+            self.bar.refresh()
 
     def fit_prior(self) -> None:
         """Fit the generation prior on (up to 4000 per class of) the training jets."""
@@ -352,7 +387,7 @@ class Trainer:
         opt = self.config.train
         self.fit_prior()
         metrics = None
-        if self.epoch % opt.validate_every == 0 or self.epoch == opt.epochs:
+        if self.epoch % opt.validate_every == 0 or self.epoch == self.planned_epochs:
             metrics = self.validate()
         record = {"epoch": self.epoch, "step": self.step}
         if metrics is not None:
@@ -367,7 +402,8 @@ class Trainer:
         self.save("last")
         if opt.checkpoint_every and self.epoch % opt.checkpoint_every == 0:
             self.save(f"epoch{self.epoch:04d}")
-        if opt.figure_every and (self.epoch % opt.figure_every == 0 or self.epoch == opt.epochs):
+        last = self.epoch == self.planned_epochs
+        if opt.figure_every and (self.epoch % opt.figure_every == 0 or last):
             fig = self.figure()
             self.log_dir.mkdir(parents=True, exist_ok=True)
             fig.savefig(self.log_dir / f"validation_epoch{self.epoch:04d}.png", dpi=90)
@@ -379,10 +415,16 @@ class Trainer:
             return None
         from tqdm.auto import tqdm
 
+        return tqdm(
+            total=self._bar_total(), initial=self.step, desc="train", unit="step",
+            dynamic_ncols=True,
+        )  # fmt: skip
+
+    def _bar_total(self) -> int:
         total = self.total_steps
         if self.config.train.max_steps is not None:
             total = min(total, self.config.train.max_steps)
-        return tqdm(total=total, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
+        return total
 
     @staticmethod
     def _postfix(out) -> dict[str, str]:

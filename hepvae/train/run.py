@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from hepvae.errors import HepvaeError
@@ -48,9 +49,11 @@ def train(
     """Train with ``config``; data from the config unless given as tensors.
 
     Normalization comes from the training split (or from the checkpoint when resuming).
+    ``train.time_limit_minutes`` counts from the call, data simulation included.
     Under ``torchrun`` every process runs this and DDP keeps them in step; only the first
     writes checkpoints and logs.
     """
+    started = time.perf_counter()
     info = D.init(resolve_device(config.train.device).type)
     try:
         if train_data is None:
@@ -65,7 +68,9 @@ def train(
             norm = compute_normalization(
                 train_data.p4, train_data.mask, train_data.label, config.model
             )
-        trainer = Trainer(config, train_data, val_data, norm, save_dir, log_dir, resume, info)
+        trainer = Trainer(
+            config, train_data, val_data, norm, save_dir, log_dir, resume, info, started
+        )
         return trainer.fit()
     finally:
         D.shutdown(info)
