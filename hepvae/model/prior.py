@@ -34,11 +34,11 @@ def standard_prior(n_labels: int, components: int, dim: int) -> dict[str, torch.
 
 def _log_gauss(x: torch.Tensor, means: torch.Tensor, tril: torch.Tensor) -> torch.Tensor:
     """log N(x | mean_k, L_k L_k^T) [n, K] for x [n, D], means [K, D], tril [K, D, D]."""
-    diff = (x.unsqueeze(0) - means.unsqueeze(1)).unsqueeze(-1)  # [K, n, D, 1]
-    sol = torch.linalg.solve_triangular(tril.unsqueeze(1), diff, upper=False).squeeze(-1)
+    diff = (x.unsqueeze(0) - means.unsqueeze(1)).transpose(1, 2)  # [K, D, n]
+    sol = torch.linalg.solve_triangular(tril, diff, upper=False)  # [K, D, n]
     log_det = torch.log(torch.diagonal(tril, dim1=-2, dim2=-1)).sum(-1)  # [K]
     d = x.shape[1]
-    return (-0.5 * (sol**2).sum(-1) - log_det[:, None] - 0.5 * d * math.log(2 * math.pi)).T
+    return (-0.5 * (sol**2).sum(1) - log_det[:, None] - 0.5 * d * math.log(2 * math.pi)).T
 
 
 def fit_mixture(

@@ -379,9 +379,9 @@ class Trainer:
             self.bar.refresh()
 
     def fit_prior(self) -> None:
-        """Fit the generation prior on (up to 4000 per class of) the training jets."""
+        """Fit the generation prior on (up to 2500 per class of) the training jets."""
         data = self.train_data
-        self.model.fit_prior(data.p4, data.mask, data.label)
+        self.model.fit_prior(data.p4, data.mask, data.label, max_per_class=2500)
 
     def _end_of_epoch(self) -> None:
         opt = self.config.train
