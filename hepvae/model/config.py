@@ -1,0 +1,87 @@
+"""Typed configuration of the model and its loss (filled from YAML by ``hepvae.config``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class NetConfig:
+    """One L-GATr network: ``slim`` (LGATrSlim) or ``full`` (LGATr, multivectors)."""
+
+    kind: Literal["slim", "full"] = "slim"
+    hidden_v: int = 8
+    hidden_s: int = 32
+    blocks: int = 2
+    heads: int = 4
+
+    def __post_init__(self) -> None:
+        for name in ("hidden_v", "hidden_s", "blocks", "heads"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of :class:`hepvae.model.HyperVAE`."""
+
+    n_particles: int = 30
+    n_labels: int = 5
+    latent_dim: int = 32
+    label_dim: int = 16
+    #: width of the scalar MLPs and of the particle tokens after the encoder
+    hidden: int = 64
+    encoder: NetConfig = field(default_factory=NetConfig)
+    decoder: NetConfig = field(default_factory=NetConfig)
+    #: reference vectors given to both L-GATr networks (see hepvae.model.frames)
+    references: list[str] = field(default_factory=lambda: ["time", "beam", "jet_axis", "normal"])
+    use_edges: bool = True
+    use_hyperedges: bool = True
+    max_hyperedges: int = 64
+    edge_dim: int = 32
+    fusion_heads: int = 4
+    #: vector channels the decoder lifts from its scalars onto the reference vectors
+    lift_channels: int = 8
+    #: vector channels of the decoder's gated readout
+    readout_channels: int = 4
+    gradient_checkpointing: bool = False
+
+    def __post_init__(self) -> None:
+        from hepvae.model.frames import REFERENCE_VECTORS
+
+        for name in self.references:
+            if name not in REFERENCE_VECTORS:
+                raise ValueError(
+                    f"unknown reference vector {name!r} (known: {', '.join(REFERENCE_VECTORS)})"
+                )
+        for name in ("n_particles", "n_labels", "latent_dim", "label_dim", "hidden"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+
+
+@dataclass
+class LossConfig:
+    """Loss terms and their weights."""
+
+    #: permutation-invariant particle loss
+    set_loss: Literal["chamfer", "hungarian", "sinkhorn"] = "chamfer"
+    sinkhorn_epsilon: float = 0.05
+    sinkhorn_iterations: int = 30
+    particle: float = 1.0
+    edge: float = 0.05
+    hyperedge: float = 0.05
+    #: jet (log pT, log mass, rapidity, azimuth) of the decoded constituents' sum
+    jet: float = 1.0
+    #: the jet-feature head's (log pT, log mass)
+    jet_head: float = 0.5
+    #: cross-entropy of the multiplicity head
+    multiplicity: float = 0.2
+    #: KL weight after annealing, and the annealing length in optimizer steps
+    kl: float = 0.01
+    kl_warmup_steps: int = 500
+    #: free bits: nats per latent dimension below which the KL is not penalized
+    free_bits: float = 0.0
+    gumbel_tau: float = 1.0
+    #: probability per batch that the decoder gets the true multiplicity (straight-through)
+    teacher_forcing: float = 1.0

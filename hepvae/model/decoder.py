@@ -1,0 +1,70 @@
+"""Particle decoder: latent and condition broadcast to particle slots, an L-GATr over the
+slots, and a gated readout to one massless four-momentum per slot (canonical frame).
+
+Covariance: the only vector inputs are the reference vectors; a scalar-to-vector lift forms each
+slot's input vectors as invariant-scalar combinations of the references, and the readout sums
+the network's output vectors with invariant-scalar gates. Both steps commute with any Lorentz
+transformation applied to the references, so the whole map from (scalars, references) to the
+readout vector is covariant. Putting the constituent on the mass shell (E = |p|, with E and p
+taken in the frame of the ``time`` reference) is the one step that is not: it is done after.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hepvae.model.backbone import EquivariantTransformer
+from hepvae.model.config import ModelConfig
+from hepvae.model.layers import MLP
+
+#: E = sqrt(|p|^2 + MASS_EPS^2): keeps the gradient finite at p = 0 (model units)
+MASS_EPS = 1e-6
+
+
+class Decoder(nn.Module):
+    """(condition [B, C], slot mask [B, N], references [R, 4]) -> readout vectors [B, N, 4]."""
+
+    def __init__(self, config: ModelConfig, cond_dim: int) -> None:
+        super().__init__()
+        c = config
+        n_refs = len(c.references)
+        self.n_refs = n_refs
+        self.lift_channels = c.lift_channels
+        self.cond = MLP(cond_dim, c.hidden, c.hidden)
+        self.slots = nn.Parameter(torch.randn(c.n_particles, c.hidden))
+        self.lift = nn.Linear(c.hidden, c.lift_channels * n_refs)
+        self.net = EquivariantTransformer(
+            c.decoder.kind,
+            in_v=c.lift_channels + n_refs,
+            out_v=c.readout_channels,
+            hidden_v=c.decoder.hidden_v,
+            in_s=c.hidden,
+            out_s=c.hidden,
+            hidden_s=c.decoder.hidden_s,
+            blocks=c.decoder.blocks,
+            heads=c.decoder.heads,
+            checkpoint=c.gradient_checkpointing,
+        )
+        self.gate = nn.Linear(c.hidden, c.readout_channels)
+
+    def vectors(self, cond: torch.Tensor, mask: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
+        """The covariant part: readout four-vectors [B, N, 4] (before the mass shell)."""
+        b, n = mask.shape
+        s = self.cond(cond).unsqueeze(1) + self.slots[:n]
+        coeff = self.lift(s).unflatten(-1, (self.lift_channels, self.n_refs))
+        lifted = coeff @ refs
+        vectors = torch.cat([lifted, refs.expand(b, n, -1, -1)], dim=2)
+        out_v, out_s = self.net(vectors, s, mask)
+        return (self.gate(out_s).unsqueeze(-1) * out_v).sum(2)
+
+    def forward(self, cond: torch.Tensor, mask: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
+        """Massless constituents [B, N, 4] in the canonical frame (model units)."""
+        return on_mass_shell(self.vectors(cond, mask, refs))
+
+
+def on_mass_shell(v: torch.Tensor) -> torch.Tensor:
+    """(|p|, px, py, pz) from (E, px, py, pz): a massless particle with the same momentum."""
+    p = v[..., 1:]
+    e = torch.sqrt((p**2).sum(-1, keepdim=True) + MASS_EPS**2)
+    return torch.cat([e, p], dim=-1)

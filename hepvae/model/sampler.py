@@ -1,0 +1,67 @@
+"""A pure-tensor sampling module (for ONNX export): noise, label, temperature -> jets in GeV.
+
+Inputs: ``noise`` [B, latent_dim + 3] standard normal, ``label`` [B] int64 (JetNet coding),
+``temperature`` [B] or a scalar tensor (> 0). The first ``latent_dim`` noise columns are the
+latent (z = T * noise: the temperature scales the prior's spread); the last three are mapped
+to uniforms by the normal CDF and drive the multiplicity (inverse CDF of softmax(logits / T)),
+the jet rapidity (per-class quantile table of the training data) and the azimuth (uniform).
+Outputs: ``p4`` [B, N, 4] (E, px, py, pz) in GeV with zeros in empty slots, ``mask`` [B, N]
+bool, ``jet`` [B, 3] = (pT [GeV], eta, mass [GeV]) of the sum of the constituents.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from hepvae.model.frames import from_canonical, invariant_mass, jet_momentum, pseudorapidity
+from hepvae.model.frames import pt_of as transverse
+from hepvae.model.multiplicity import sample_counts
+
+
+class JetSampler(nn.Module):
+    """Wraps a :class:`hepvae.model.HyperVAE` (shares its parameters)."""
+
+    def __init__(self, vae: nn.Module) -> None:
+        super().__init__()
+        self.vae = vae
+
+    @staticmethod
+    def noise_dim(vae: nn.Module) -> int:
+        return vae.config.latent_dim + 3
+
+    def forward(
+        self, noise: torch.Tensor, label: torch.Tensor, temperature: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        vae = self.vae
+        latent = vae.config.latent_dim
+        n_max = vae.config.n_particles
+        temp = temperature.reshape(-1) * noise.new_ones(noise.shape[0])
+        z = noise[:, :latent] * temp.unsqueeze(-1)
+        u = 0.5 * (1.0 + torch.erf(noise[:, latent:] / math.sqrt(2.0)))
+        logits = vae.multiplicity(vae.condition(z, label))
+        counts = sample_counts(logits, u[:, 0], temp)
+        slots = torch.arange(n_max, device=noise.device)
+        one_hot = (slots.unsqueeze(0) == (counts - 1).unsqueeze(-1)).to(noise.dtype)
+        out = vae.decode(z, label, one_hot)
+        mask = slots.unsqueeze(0) < counts.unsqueeze(-1)
+        y = _interpolate(vae.rapidity_quantiles[label], u[:, 1])
+        phi = math.pi * (2.0 * u[:, 2] - 1.0)
+        p4 = from_canonical(out.p4c, y, phi) * vae.p4_scale * mask.unsqueeze(-1).to(noise.dtype)
+        jet = jet_momentum(p4, mask)
+        features = torch.stack([transverse(jet), pseudorapidity(jet), invariant_mass(jet)], -1)
+        return p4, mask, features
+
+
+def _interpolate(quantiles: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Inverse CDF from quantile rows [B, K] at uniforms u [B] (linear between quantiles)."""
+    k = quantiles.shape[-1]
+    pos = u * (k - 1)
+    low = pos.floor().clamp(0, k - 2)
+    frac = pos - low
+    low = low.to(torch.long).unsqueeze(-1)
+    q0 = quantiles.gather(1, low).squeeze(-1)
+    q1 = quantiles.gather(1, low + 1).squeeze(-1)
+    return q0 + frac * (q1 - q0)

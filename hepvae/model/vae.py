@@ -1,0 +1,242 @@
+"""HyperVAE: the conditional Lorentz-equivariant hypergraph VAE (see ``hepvae.model``)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as TF
+from torch import nn
+
+from hepvae.model import features as F
+from hepvae.model import losses as L
+from hepvae.model.config import LossConfig, ModelConfig
+from hepvae.model.decoder import Decoder
+from hepvae.model.encoder import Encoder
+from hepvae.model.frames import (
+    azimuth,
+    from_canonical,
+    jet_momentum,
+    pt_of,
+    rapidity,
+    references,
+    to_canonical,
+)
+from hepvae.model.layers import MLP
+from hepvae.model.multiplicity import (
+    MultiplicityHead,
+    count_fraction,
+    slot_weights,
+    straight_through,
+)
+from hepvae.model.normalization import ModelNormalization, jet_targets
+
+
+class Prepared(NamedTuple):
+    """A batch of jets turned into model inputs (model units, canonical frame)."""
+
+    mask: torch.Tensor  # [B, N] bool
+    label: torch.Tensor  # [B]
+    p4c: torch.Tensor  # [B, N, 4]
+    jet: torch.Tensor  # [B, 4] lab frame
+    jet_c: torch.Tensor  # [B, 4] canonical frame
+    particle_feats: torch.Tensor  # [B, N, 6] normalized
+    edges: torch.Tensor  # [B, E, 5] normalized, pairs i < j (features.upper_pairs)
+    edge_mask: torch.Tensor  # [B, E]
+    triplets: torch.Tensor  # [B, H, 3]
+    hmask: torch.Tensor  # [B, H]
+    hyper_feats: torch.Tensor  # [B, H, 4] normalized
+
+
+class Decoded(NamedTuple):
+    p4c: torch.Tensor  # [B, N, 4] canonical frame, model units, massless
+    weights: torch.Tensor  # [B, N] slot weights (straight-through in training)
+    jet_head: torch.Tensor  # [B, 2] normalized (log pT, log mass)
+
+
+class LossParts(NamedTuple):
+    total: torch.Tensor
+    parts: dict[str, torch.Tensor]
+
+
+class HyperVAE(nn.Module):
+    """Conditional VAE over jets given as dense padded four-momenta in GeV.
+
+    ``forward(p4, mask, label, kl_weight)`` returns the training loss and its parts;
+    :meth:`encode`, :meth:`decode`, :meth:`reconstruct` and :meth:`sample` are the other uses.
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        normalization: ModelNormalization,
+        loss: LossConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.loss_config = loss or LossConfig()
+        self.normalization = normalization
+        for name, value in normalization.tensors().items():
+            self.register_buffer(name, value)
+        if self.rapidity_quantiles.shape[0] != config.n_labels:
+            raise ValueError(
+                f"normalization has {self.rapidity_quantiles.shape[0]} classes, "
+                f"model config {config.n_labels}"
+            )
+        c = config
+        self.label_embedding = nn.Embedding(c.n_labels, c.label_dim)
+        self.encoder = Encoder(c)
+        cond_dim = c.latent_dim + c.label_dim
+        self.multiplicity = MultiplicityHead(cond_dim, c.hidden, c.n_particles)
+        self.jet_head = MLP(cond_dim, 2, c.hidden)
+        self.decoder = Decoder(c, cond_dim + 3)
+
+    # --- inputs -------------------------------------------------------------------------
+    def references(self, like: torch.Tensor) -> torch.Tensor:
+        return references(self.config.references, like)
+
+    def _standardize(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        return (x - getattr(self, f"{name}_mean")) / getattr(self, f"{name}_std")
+
+    def edge_inputs(self, p4c, jet_pt, first, second) -> torch.Tensor:
+        """Normalized pair features [B, E, 5] of the slot pairs (first, second) [B, E]."""
+        return self._standardize(F.pair_features_at(p4c, jet_pt, first, second), "edge")
+
+    def prepare(self, p4: torch.Tensor, mask: torch.Tensor, label: torch.Tensor) -> Prepared:
+        """Lab-frame constituents p4 [B, N, 4] in GeV, mask [B, N], label [B] -> model inputs."""
+        n = self.config.n_particles
+        if p4.shape[1] != n:
+            raise ValueError(f"expected {n} particle slots, got {p4.shape[1]}")
+        mask = mask.bool()
+        p4 = p4 / self.p4_scale * mask.unsqueeze(-1).to(p4.dtype)
+        jet = jet_momentum(p4, mask)
+        p4c = to_canonical(p4, jet)
+        jet_c = jet_momentum(p4c, mask)
+        particle = self._standardize(F.particle_features(p4c, mask, jet_c), "particle")
+        jet_pt = pt_of(jet_c, F.PT_FLOOR)
+        rows, cols = (t.to(p4.device).expand(p4.shape[0], -1) for t in F.upper_pairs(n))
+        edge_mask = mask.gather(1, rows) & mask.gather(1, cols)
+        edges = self.edge_inputs(p4c, jet_pt, rows, cols) * edge_mask.unsqueeze(-1)
+        triplets, hmask = F.select_triplets(p4c, mask, jet_pt, self.config.max_hyperedges)
+        hyper = self._standardize(F.triplet_features(p4c, mask, jet_pt, triplets), "hyper")
+        return Prepared(
+            mask, label, p4c, jet, jet_c, particle * mask.unsqueeze(-1), edges, edge_mask, triplets, hmask,
+            hyper * hmask.unsqueeze(-1),
+        )  # fmt: skip
+
+    # --- encoder / decoder --------------------------------------------------------------
+    def encode_prepared(self, x: Prepared) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder(
+            x.p4c,
+            x.mask,
+            self.references(x.p4c),
+            x.particle_feats,
+            self.label_embedding(x.label),
+            edges=(x.edges, x.edge_mask),
+            hyperedges=(x.hyper_feats, x.hmask, x.triplets),
+        )
+
+    def encode(self, p4, mask, label) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) [B, latent_dim] of jets given in GeV (lab frame)."""
+        return self.encode_prepared(self.prepare(p4, mask, label))
+
+    def condition(self, z: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return torch.cat([z, self.label_embedding(label)], dim=-1)
+
+    def decode(self, z: torch.Tensor, label: torch.Tensor, one_hot: torch.Tensor) -> Decoded:
+        """Decode latents given a multiplicity one-hot [B, N] (hard or straight-through)."""
+        cond = self.condition(z, label)
+        head = self.jet_head(cond)
+        weights = slot_weights(one_hot)
+        dec_cond = torch.cat([cond, count_fraction(one_hot).unsqueeze(-1), head], dim=-1)
+        p4c = self.decoder(dec_cond, weights > 0.5, self.references(z))
+        return Decoded(p4c, weights, head)
+
+    # --- training -----------------------------------------------------------------------
+    def forward(self, p4, mask, label, kl_weight: float = 1.0) -> LossParts:
+        """Training loss of a batch: p4 [B, N, 4] GeV lab frame, mask [B, N], label [B]."""
+        cfg = self.loss_config
+        x = self.prepare(p4, mask, label)
+        mu, logvar = self.encode_prepared(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        logits = self.multiplicity(self.condition(z, label))
+        counts = x.mask.sum(1)
+        teacher = bool(torch.rand(()) < cfg.teacher_forcing)
+        one_hot = straight_through(logits, cfg.gumbel_tau, counts if teacher else None)
+        out = self.decode(z, label, one_hot)
+        parts = self.reconstruction_losses(x, out)
+        parts["multiplicity"] = TF.cross_entropy(logits, counts - 1)
+        kl, kl_raw = L.kl_divergence(mu, logvar, cfg.free_bits)
+        parts["kl"] = kl
+        total = sum(getattr(cfg, name) * value for name, value in parts.items() if name != "kl")
+        total = total + kl_weight * kl
+        shown = {k: v.detach() for k, v in parts.items()}
+        shown["kl_raw"] = kl_raw.detach()
+        return LossParts(total, shown)
+
+    def reconstruction_losses(self, x: Prepared, out: Decoded) -> dict[str, torch.Tensor]:
+        """Particle, edge, hyperedge, jet and jet-head losses (batch means)."""
+        cfg = self.loss_config
+        pmask = out.weights.detach() > 0.5
+        pred_coords = self._standardize(F.loss_coordinates(out.p4c), "coord")
+        true_coords = self._standardize(F.loss_coordinates(x.p4c), "coord")
+        cost = L.squared_distances(pred_coords, true_coords)
+        particle, assign = L.set_loss(
+            cfg.set_loss, cost, pmask, x.mask, cfg.sinkhorn_epsilon, cfg.sinkhorn_iterations
+        )
+        parts = {"particle": particle.mean()}
+        pred_jet = (out.p4c * out.weights.unsqueeze(-1)).sum(1)
+        pred_pt = pt_of(pred_jet, F.PT_FLOOR)
+        if cfg.edge > 0:
+            rows, cols = (t.to(assign.device) for t in F.upper_pairs(self.config.n_particles))
+            pred_edges = self.edge_inputs(out.p4c, pred_pt, assign[:, rows], assign[:, cols])
+            parts["edge"] = L.feature_loss(pred_edges, x.edges, x.edge_mask).mean()
+        if cfg.hyperedge > 0 and x.triplets.shape[1] > 0:
+            mapped = assign.gather(1, x.triplets.flatten(1)).view_as(x.triplets)
+            pred_h = F.triplet_features(out.p4c, pmask, pred_pt, mapped)
+            pred_h = self._standardize(pred_h, "hyper")
+            parts["hyperedge"] = L.feature_loss(pred_h, x.hyper_feats, x.hmask).mean()
+        target = self._standardize(jet_targets(x.jet_c), "jet")
+        pred = self._standardize(jet_targets(pred_jet), "jet")
+        frame = torch.stack([rapidity(pred_jet), azimuth(pred_jet)], -1) / self.coord_std[:2]
+        parts["jet"] = ((pred - target) ** 2).sum(-1).mean() + (frame**2).sum(-1).mean()
+        parts["jet_head"] = ((out.jet_head - target) ** 2).sum(-1).mean()
+        return parts
+
+    # --- inference ----------------------------------------------------------------------
+    @torch.no_grad()
+    def reconstruct(self, p4, mask, label, true_multiplicity: bool = False) -> torch.Tensor:
+        """Encode (posterior mean) and decode jets; returns (p4 [B, N, 4] GeV lab, mask [B, N]).
+
+        Decoded jets are placed at the rapidity and azimuth of the input jets. The multiplicity
+        is the head's most probable one unless ``true_multiplicity``.
+        """
+        x = self.prepare(p4, mask, label)
+        mu, _ = self.encode_prepared(x)
+        logits = self.multiplicity(self.condition(mu, label))
+        index = x.mask.sum(1) - 1 if true_multiplicity else logits.argmax(-1)
+        one_hot = TF.one_hot(index, self.config.n_particles).to(mu.dtype)
+        out = self.decode(mu, label, one_hot)
+        new_mask = out.weights > 0.5
+        lab = from_canonical(out.p4c, rapidity(x.jet), azimuth(x.jet))
+        return lab * self.p4_scale * new_mask.unsqueeze(-1), new_mask
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        labels: int | torch.Tensor,
+        temperature: float | torch.Tensor = 1.0,
+        generator: torch.Generator | None = None,
+    ):
+        """Sample ``n`` jets: (p4 [n, N, 4] GeV, mask [n, N] bool, jet [n, 3] (pT GeV, eta,
+        mass GeV)). ``temperature`` scales the prior's spread (and sharpens the multiplicity
+        distribution as 1/T on its logits); ``generator`` makes it reproducible (CPU noise)."""
+        from hepvae.model.sampler import JetSampler
+
+        device, dtype = self.p4_scale.device, self.p4_scale.dtype
+        noise = torch.randn(n, JetSampler.noise_dim(self), generator=generator, dtype=dtype)
+        noise = noise.to(device)
+        labels = torch.as_tensor(labels, dtype=torch.long, device=device).expand(n)
+        temperature = torch.as_tensor(temperature, dtype=noise.dtype, device=device)
+        return JetSampler(self)(noise, labels, temperature)

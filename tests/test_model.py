@@ -1,0 +1,131 @@
+"""HyperVAE pieces: set losses, multiplicity gradients, sampling, normalization."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from hepvae.model import LossConfig, ModelNormalization
+from hepvae.model import losses as L
+from hepvae.model.multiplicity import sample_counts, slot_weights, straight_through
+from tests.model_helpers import dense_jets, small_model
+
+
+def _sets(seed=0, b=3, n=5, d=3):
+    gen = torch.Generator().manual_seed(seed)
+    pred = torch.randn(b, n, d, generator=gen, dtype=torch.float64)
+    true = torch.randn(b, n, d, generator=gen, dtype=torch.float64)
+    pmask = torch.ones(b, n, dtype=torch.bool)
+    tmask = torch.ones(b, n, dtype=torch.bool)
+    tmask[min(1, b - 1), 3:] = False
+    pmask[b - 1, 4:] = False
+    return pred, true, pmask, tmask
+
+
+@pytest.mark.parametrize("kind", ["chamfer", "hungarian", "sinkhorn"])
+def test_set_losses_vanish_on_identical_sets_and_ignore_order(kind):
+    pred, true, pmask, tmask = _sets()
+    same = L.set_loss(kind, L.squared_distances(true, true), tmask, tmask, 0.01, 200)[0]
+    assert same.abs().max() < 1e-6
+    perm = torch.tensor([4, 2, 0, 1, 3])
+    a = L.set_loss(kind, L.squared_distances(pred, true), pmask, tmask)[0]
+    b = L.set_loss(kind, L.squared_distances(pred[:, perm], true), pmask[:, perm], tmask)[0]
+    assert torch.allclose(a, b, atol=1e-9)
+
+
+def test_hungarian_equals_brute_force():
+    pred, true, _, _ = _sets(seed=1, b=2, n=4)
+    full = torch.ones(2, 4, dtype=torch.bool)
+    cost = L.squared_distances(pred, true)
+    loss, assign = L.hungarian(cost, full, full)
+    for b in range(2):
+        best = min(
+            sum(cost[b, p[j], j] for j in range(4)) for p in itertools.permutations(range(4))
+        )
+        assert loss[b] == pytest.approx(float(best) / 4)
+        assert sorted(assign[b].tolist()) == [0, 1, 2, 3]
+
+
+def test_sinkhorn_approaches_hungarian_for_small_epsilon():
+    pred, true, _, _ = _sets(seed=2, b=2, n=4)
+    full = torch.ones(2, 4, dtype=torch.bool)
+    cost = L.squared_distances(pred, true)
+    exact, _ = L.hungarian(cost, full, full)
+    soft, _ = L.sinkhorn(cost / cost.max(), full, full, epsilon=0.002, iterations=2000)
+    assert torch.allclose(soft * cost.max(), exact, rtol=0.05)
+
+
+def test_multiplicity_head_gets_gradient_from_reconstruction():
+    """With its cross-entropy switched off, the head still learns through the Gumbel path."""
+    model = small_model(loss=LossConfig(multiplicity=0.0, teacher_forcing=0.0))
+    p4, mask, label = dense_jets(16, seed=4)
+    model(p4.float(), mask, label).total.backward()
+    grads = [p.grad for p in model.multiplicity.parameters()]
+    assert all(g is not None for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_straight_through_is_hard_forward_soft_backward():
+    logits = torch.randn(4, 6, requires_grad=True)
+    y = straight_through(logits, 1.0, counts=torch.tensor([1, 2, 6, 3]))
+    assert torch.equal(y.detach().argmax(-1), torch.tensor([0, 1, 5, 2]))
+    assert torch.allclose(y.detach().sum(-1), torch.ones(4))
+    assert torch.equal(slot_weights(y.detach())[1], torch.tensor([1.0, 1, 0, 0, 0, 0]))
+    (y * torch.arange(6.0)).sum().backward()
+    assert logits.grad.abs().sum() > 0
+
+
+def test_sample_counts_follow_the_distribution():
+    logits = torch.log(torch.tensor([[0.2, 0.5, 0.3]])).expand(20000, -1)
+    u = torch.rand(20000, generator=torch.Generator().manual_seed(0))
+    counts = sample_counts(logits, u, torch.ones(20000))
+    freq = torch.bincount(counts, minlength=4)[1:] / 20000.0
+    assert torch.allclose(freq, torch.tensor([0.2, 0.5, 0.3]), atol=0.015)
+    cold = sample_counts(logits, u, torch.full((20000,), 1e-3))
+    assert (cold == 2).all()
+
+
+def test_sample_is_reproducible_and_consistent():
+    model = small_model().eval()
+    a = model.sample(64, 1, 1.0, torch.Generator().manual_seed(7))
+    b = model.sample(64, 1, 1.0, torch.Generator().manual_seed(7))
+    for x, y in zip(a, b):
+        assert torch.equal(x, y)
+    p4, mask, jet = a
+    assert p4.shape == (64, 12, 4) and mask.shape == (64, 12) and jet.shape == (64, 3)
+    # the mask is a prefix of the slots, and the jet features are those of the constituents' sum
+    assert torch.equal(mask, mask.cumprod(1).bool())
+    total = p4.sum(1)
+    pt = total[:, 1:3].norm(dim=-1)
+    assert torch.allclose(jet[:, 0], pt, rtol=1e-4)
+    mass = (total[:, 0] ** 2 - total[:, 1:].pow(2).sum(-1)).clamp_min(0).sqrt()
+    assert torch.allclose(jet[:, 2], mass, rtol=1e-3, atol=1e-2)
+
+
+def test_temperature_narrows_the_latent_spread():
+    model = small_model().eval()
+    hot = model.sample(256, 2, 1.0, torch.Generator().manual_seed(1))
+    cold = model.sample(256, 2, 0.05, torch.Generator().manual_seed(1))
+    assert cold[2][:, 2].std() < hot[2][:, 2].std()
+    assert cold[1].sum(1).float().std() < hot[1].sum(1).float().std()
+
+
+def test_normalization_round_trips_through_json():
+    import json
+
+    model = small_model()
+    norm = model.normalization
+    again = ModelNormalization.from_dict(json.loads(json.dumps(norm.to_dict())))
+    assert again == norm
+    with pytest.raises(ValueError, match="keys differ"):
+        ModelNormalization.from_dict({**norm.to_dict(), "extra": 1})
+
+
+def test_reconstruct_returns_gev_at_the_input_frame():
+    model = small_model().eval()
+    p4, mask, label = dense_jets(8, seed=9)
+    rec, rec_mask = model.reconstruct(p4.float(), mask, label, true_multiplicity=True)
+    assert torch.equal(rec_mask, mask)
+    assert rec.shape == p4.shape and (rec[~rec_mask] == 0).all()
