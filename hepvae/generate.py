@@ -11,7 +11,6 @@ here or on a dask cluster. Sharded output: ``OUT_<k>.root`` (see
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,13 +63,24 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    """Short SHA-256 of a config dictionary in canonical JSON."""
-    text = json.dumps(config, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 _LOADED: dict[tuple[str, str, str], LoadedModel] = {}
+
+
+def trained_labels(state: dict[str, Any]) -> list[int]:
+    """Label codes a checkpoint's model was trained on.
+
+    ``trained_labels`` in the checkpoint when present; else the default data set's jet types
+    when the run used it (no data files in the config); else every label of the model.
+    """
+    from hepvae.data.schema import label_of
+
+    if "trained_labels" in state:
+        return sorted(int(k) for k in state["trained_labels"])
+    config = state["config"]
+    data = config.get("data", {})
+    if not data.get("files") and data.get("default_jet_types"):
+        return sorted(label_of(name) for name in data["default_jet_types"])
+    return list(range(int(config["model"]["n_labels"])))
 
 
 def load_generator(checkpoint: str | os.PathLike, device: str = "cpu") -> LoadedModel:
@@ -79,7 +89,7 @@ def load_generator(checkpoint: str | os.PathLike, device: str = "cpu") -> Loaded
     Raises :class:`HepvaeError` for a missing, truncated or foreign checkpoint.
     """
     from hepvae.device import resolve_device
-    from hepvae.train.checkpoint import load_model
+    from hepvae.train.checkpoint import load_checkpoint, load_model
 
     path = Path(checkpoint)
     if not path.is_file():
@@ -89,15 +99,14 @@ def load_generator(checkpoint: str | os.PathLike, device: str = "cpu") -> Loaded
     key = (str(path.resolve()), sha, str(target))
     if key in _LOADED:
         return _LOADED[key]
-    vae, state = load_model(path, map_location=target)
-    vae = vae.to(target).eval()
-    model_config = state["config"]["model"]
+    state = load_checkpoint(path, map_location="cpu")
+    vae, config = load_model(path, device=target)
     loaded = LoadedModel(
         vae=vae,
         path=path,
         sha256=sha,
-        config_hash=config_hash(model_config),
-        trained_labels=[int(k) for k in state["trained_labels"]],
+        config_hash=config.digest(),
+        trained_labels=trained_labels(state),
         normalization=state["normalization"],
         info={k: state[k] for k in ("epoch", "step") if k in state},
     )

@@ -136,11 +136,13 @@ def padded_to_jets(
         with_name="Momentum4D",
     )
     n = len(counts)
+    # sqrt(max(m^2, 0)): one massless constituent gives m^2 = 0 up to rounding
+    mass = np.sqrt(np.clip(ak.to_numpy(jet.mass2), 0.0, None))
     return make_jets(
         jet.pt,
         jet.eta,
         wrap_phi(jet.phi),
-        jet.mass,
+        mass,
         np.asarray(labels, dtype=np.int32),
         parts.pt,
         parts.eta,

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -203,6 +204,9 @@ int main(int argc, char** argv) {
       for (float& x : noise) x = normal(engine);
     }
 
+    const std::filesystem::path parent = std::filesystem::path(opt.output).parent_path();
+    std::error_code ignored;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
     g_partial = opt.output + ".partial";
     std::ofstream out(g_partial);
     if (!out) {

@@ -6,8 +6,6 @@ import argparse
 
 from hepvae.commands import positive_float, positive_int
 
-JET_TYPE_CHOICES = ("g", "q", "t", "w", "z", "all")
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -26,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--jet-type",
         required=True,
-        choices=JET_TYPE_CHOICES,
+        metavar="{g,q,t,w,z,all}",
         help="jet type; all = the classes the model was trained on, in equal shares",
     )
     p.add_argument(
