@@ -81,10 +81,12 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 
 def tiny_export(tmp_path_factory) -> Path:
-    """Path of the tiny checkpoint's ONNX sampler (exported on first use in the session)."""
+    """Path of the tiny checkpoint's ONNX sampler (``hepvae export`` on first use)."""
     if "onnx" not in _CACHE:
-        from hepvae.export.onnx_export import export_checkpoint
+        from hepvae.cli import main
 
-        folder = tmp_path_factory.mktemp("tiny-export")
-        _CACHE["onnx"] = export_checkpoint(tiny_checkpoint(tmp_path_factory), folder)
+        folder = tmp_path_factory.mktemp("tiny-export") / "tiny"
+        checkpoint = tiny_checkpoint(tmp_path_factory)
+        assert main(["export", "--checkpoint", str(checkpoint), "-o", str(folder)]) == 0
+        _CACHE["onnx"] = folder / "sampler.onnx"
     return _CACHE["onnx"]
