@@ -53,7 +53,7 @@ class ModelConfig:
         for name in self.references:
             if name not in REFERENCE_VECTORS:
                 raise ValueError(
-                    f"unknown reference vector {name!r} (known: {', '.join(REFERENCE_VECTORS)})"
+                    f"references: unknown vector {name!r} (known: {', '.join(REFERENCE_VECTORS)})"
                 )
         for name in ("n_particles", "n_labels", "latent_dim", "label_dim", "hidden"):
             if getattr(self, name) <= 0:
@@ -83,5 +83,7 @@ class LossConfig:
     #: free bits: nats per latent dimension below which the KL is not penalized
     free_bits: float = 0.0
     gumbel_tau: float = 1.0
+    #: scale of the reconstruction gradient reaching the multiplicity head (straight-through)
+    straight_through_scale: float = 0.05
     #: probability per batch that the decoder gets the true multiplicity (straight-through)
     teacher_forcing: float = 1.0

@@ -6,7 +6,8 @@ the forward value is a hard one-hot (of the sampled count, or of the true count 
 forcing) and the backward pass is that of ``soft``. From the one-hot follow the slot weights
 (slot i is active when n > i) and the count fraction n / N that conditions the decoder; the
 decoded jet is the weighted sum of its slots, so the reconstruction losses reach the head's
-parameters in addition to its cross-entropy.
+parameters in addition to its cross-entropy. That path is scaled (``straight_through_scale``)
+so that its noise does not drown the cross-entropy, which is what learns the distribution.
 """
 
 from __future__ import annotations
@@ -33,18 +34,20 @@ def straight_through(
     tau: float,
     counts: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    grad_scale: float = 1.0,
 ) -> torch.Tensor:
     """Hard one-hot [B, N] in the forward pass with Gumbel-softmax gradients.
 
     With ``counts`` [B] (1..N) the forward value is their one-hot (teacher forcing); otherwise
-    the Gumbel-perturbed argmax, i.e. a sample from softmax(logits).
+    the Gumbel-perturbed argmax, i.e. a sample from softmax(logits). ``grad_scale`` multiplies
+    the gradient that flows back through the relaxed sample.
     """
     u = torch.rand(logits.shape, generator=generator, device=logits.device, dtype=logits.dtype)
     gumbel = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
     soft = torch.softmax((logits + gumbel) / tau, dim=-1)
     index = soft.argmax(-1) if counts is None else counts - 1
     hard = torch.nn.functional.one_hot(index, logits.shape[-1]).to(soft.dtype)
-    return hard - soft.detach() + soft
+    return hard + grad_scale * (soft - soft.detach())
 
 
 def slot_weights(one_hot: torch.Tensor) -> torch.Tensor:

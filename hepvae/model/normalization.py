@@ -84,8 +84,12 @@ def compute_normalization(
     max_hyperedges: int,
     max_jets: int = 20000,
 ) -> ModelNormalization:
-    """Statistics from training jets: p4 [J, N, 4] in GeV, mask [J, N] bool, label [J]."""
-    p4, mask, label = p4[:max_jets].double(), mask[:max_jets], label[:max_jets]
+    """Statistics from training jets: p4 [J, N, 4] in GeV, mask [J, N] bool, label [J].
+
+    Uses the first ``max_jets`` jets with finite four-momenta and at least one constituent.
+    """
+    good = torch.isfinite(p4).flatten(1).all(1) & mask.any(1)
+    p4, mask, label = p4[good][:max_jets].double(), mask[good][:max_jets], label[good][:max_jets]
     jet = jet_momentum(p4, mask)
     p4c = to_canonical(p4, jet)
     real_e = p4c[..., 0][mask]

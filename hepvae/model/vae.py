@@ -154,19 +154,28 @@ class HyperVAE(nn.Module):
 
     # --- training -----------------------------------------------------------------------
     def forward(self, p4, mask, label, kl_weight: float = 1.0) -> LossParts:
-        """Training loss of a batch: p4 [B, N, 4] GeV lab frame, mask [B, N], label [B]."""
+        """Training loss of a batch: p4 [B, N, 4] GeV lab frame, mask [B, N], label [B].
+
+        Under autocast only the networks run in reduced precision; frames, features and
+        losses stay in the model's dtype.
+        """
         cfg = self.loss_config
-        x = self.prepare(p4, mask, label)
-        mu, logvar = self.encode_prepared(x)
+        dtype, device = self.p4_scale.dtype, p4.device.type
+        with torch.autocast(device, enabled=False):
+            x = self.prepare(p4.to(dtype), mask, label)
+        mu, logvar = (t.to(dtype) for t in self.encode_prepared(x))
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        logits = self.multiplicity(self.condition(z, label))
+        logits = self.multiplicity(self.condition(z, label)).to(dtype)
         counts = x.mask.sum(1)
         teacher = bool(torch.rand(()) < cfg.teacher_forcing)
-        one_hot = straight_through(logits, cfg.gumbel_tau, counts if teacher else None)
-        out = self.decode(z, label, one_hot)
-        parts = self.reconstruction_losses(x, out)
-        parts["multiplicity"] = TF.cross_entropy(logits, counts - 1)
-        kl, kl_raw = L.kl_divergence(mu, logvar, cfg.free_bits)
+        one_hot = straight_through(
+            logits, cfg.gumbel_tau, counts if teacher else None, None, cfg.straight_through_scale
+        )
+        out = Decoded(*(t.to(dtype) for t in self.decode(z, label, one_hot)))
+        with torch.autocast(device, enabled=False):
+            parts = self.reconstruction_losses(x, out)
+            parts["multiplicity"] = TF.cross_entropy(logits, counts - 1)
+            kl, kl_raw = L.kl_divergence(mu, logvar, cfg.free_bits)
         parts["kl"] = kl
         total = sum(getattr(cfg, name) * value for name, value in parts.items() if name != "kl")
         total = total + kl_weight * kl

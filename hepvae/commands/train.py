@@ -1,0 +1,54 @@
+"""``hepvae train``: train the HyperVAE from a config (default data when none is given)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the HyperVAE",
+        description="Train the HyperVAE. Without --config the built-in defaults (equal to "
+        "configs/default.yaml) are used; without data files the default data set is simulated "
+        "once and cached in $HEPVAE_CACHE or ~/.cache/hepvae. Run under torchrun for several "
+        "processes or GPUs.",
+    )
+    p.add_argument("--config", help="YAML config (e.g. configs/default.yaml)")
+    p.add_argument("--data", nargs="+", metavar="FILE", help="ROOT files in the hepvae schema")
+    p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint")
+    p.add_argument("--save-dir", default="runs/hepvae", help="checkpoint folder (runs/hepvae)")
+    p.add_argument("--log-dir", help="TensorBoard folder (default: SAVE_DIR/logs)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from rich.console import Console
+
+    from hepvae.train.checkpoint import load_checkpoint
+    from hepvae.train.config import config_from_dict, load_train_config
+    from hepvae.train.run import train
+
+    if args.config is None and args.resume is not None:
+        config = config_from_dict(load_checkpoint(args.resume)["config"], where=args.resume)
+    else:
+        config = load_train_config(args.config)
+    if args.data:
+        config = dataclasses.replace(
+            config, data=dataclasses.replace(config.data, files=list(args.data))
+        )
+    result = train(config, args.save_dir, args.log_dir, args.resume)
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        console = Console()
+        console.print(
+            f"trained {result.steps} steps ({result.epochs} epochs) in {result.seconds:.0f} s, "
+            f"{result.jets_per_second:.0f} jets/s; skipped batches: {result.bad_steps}"
+        )
+        console.print(f"last checkpoint: {result.last}")
+        if result.best is not None:
+            console.print(f"best checkpoint: {result.best} (validation loss {result.best_val:.4g})")
+    return 0

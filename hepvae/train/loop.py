@@ -1,0 +1,383 @@
+"""The training loop: mixed precision, accumulation, clipping, warmup + cosine LR, NaN guard,
+progress bar, TensorBoard, validation figures, checkpoints and exact resume, DDP."""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from hepvae.errors import ConfigError, HepvaeError
+from hepvae.model import HyperVAE, ModelNormalization
+from hepvae.model.losses import kl_weight
+from hepvae.train import distributed as D
+from hepvae.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from hepvae.train.config import Config
+from hepvae.train.data import JetTensors, batches_per_epoch, epoch_indices, iterate_batches
+
+#: seed offset of the fixed random stream used for validation
+VALIDATION_SEED = 987654321
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    epochs: int
+    seconds: float
+    jets_per_second: float
+    best_val: float | None
+    last: Path
+    best: Path | None
+    bad_steps: int
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device: {name!r} requested but CUDA is not available")
+    return device
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype:
+    """fp32 on CPU for ``auto``; bf16 on GPUs that have it, else fp16."""
+    if name == "auto":
+        if device.type != "cuda":
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
+
+
+def lr_factor(step: int, warmup: int, total: int, floor: float) -> float:
+    """Linear warmup over ``warmup`` steps, then cosine from 1 down to ``floor`` at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class Trainer:
+    """Trains a :class:`HyperVAE` on in-memory jets; see :meth:`fit`."""
+
+    def __init__(
+        self,
+        config: Config,
+        train: JetTensors,
+        val: JetTensors | None,
+        normalization: ModelNormalization,
+        save_dir: str | Path,
+        log_dir: str | Path | None = None,
+        resume: str | Path | None = None,
+        info: D.DistInfo | None = None,
+    ) -> None:
+        self.config = config
+        opt = config.train
+        self.info = info or D.DistInfo()
+        self.device = resolve_device(opt.device)
+        self.dtype = resolve_precision(opt.precision, self.device)
+        if opt.threads > 0 and self.device.type == "cpu":
+            torch.set_num_threads(opt.threads)
+        self.train_data, self.val_data = train, val
+        self.save_dir = Path(save_dir)
+        self.log_dir = Path(log_dir) if log_dir else self.save_dir / "logs"
+        self.normalization = normalization
+
+        torch.manual_seed(opt.seed)
+        self.model = HyperVAE(config.model, normalization, config.loss).to(self.device)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=opt.lr, weight_decay=opt.weight_decay
+        )
+        n_batches = batches_per_epoch(len(train), config.data.batch_size, self.info.world)
+        self.batches_per_epoch = n_batches
+        self.steps_per_epoch = math.ceil(n_batches / opt.grad_accumulation)
+        self.total_steps = opt.epochs * self.steps_per_epoch
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lambda s: lr_factor(s, opt.warmup_steps, self.total_steps, opt.min_lr_ratio),
+        )
+        fp16 = self.dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.epoch = self.batch_in_epoch = self.step = self.bad_steps = 0
+        self.best_val: float | None = None
+        self.history: list[dict] = []
+        if resume is not None:
+            self._restore(resume)
+        self.net = self.model
+        if self.info.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        self.writer = None
+
+    # --- state --------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "config": self.config.to_dict(),
+            "config_digest": self.config.digest(),
+            "normalization": self.normalization.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng_state(),
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "step": self.step,
+            "bad_steps": self.bad_steps,
+            "best_val": self.best_val,
+            "history": self.history,
+        }
+
+    def _restore(self, path: str | Path) -> None:
+        state = load_checkpoint(path, map_location=self.device)
+        if state["config"]["model"] != self.config.to_dict()["model"]:
+            raise HepvaeError(f"{path}: the model config differs from the checkpoint's")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        self.epoch, self.batch_in_epoch = state["epoch"], state["batch_in_epoch"]
+        self.step, self.bad_steps = state["step"], state["bad_steps"]
+        self.best_val, self.history = state["best_val"], list(state["history"])
+
+    def save(self, name: str) -> Path:
+        return save_checkpoint(self.save_dir / f"{name}.pt", self.state())
+
+    # --- steps --------------------------------------------------------------------------
+    def _autocast(self):
+        if self.dtype == torch.float32:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def _to_device(self, batch: JetTensors) -> JetTensors:
+        return JetTensors(*(t.to(self.device, non_blocking=True) for t in
+                            (batch.p4, batch.mask, batch.label)))  # fmt: skip
+
+    def _forward(self, batch: JetTensors, beta: float):
+        batch = self._to_device(batch)
+        with self._autocast():
+            return self.net(batch.p4, batch.mask, batch.label, beta)
+
+    def _bad(self, what: str) -> None:
+        self.bad_steps += 1
+        limit = self.config.train.max_bad_steps
+        if self.bad_steps > limit:
+            last = self.save_dir / "last.pt"
+            where = f"; the last good checkpoint is {last}" if last.is_file() else ""
+            raise HepvaeError(
+                f"training stopped: {self.bad_steps} batches with a non-finite {what} "
+                f"(train.max_bad_steps = {limit}) at step {self.step}{where}"
+            )
+
+    def _optimizer_step(self) -> float | None:
+        opt = self.config.train
+        self.scaler.unscale_(self.optimizer)
+        clip = opt.grad_clip if opt.grad_clip > 0 else float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        finite = D.all_true(bool(torch.isfinite(norm)), self.info, self.device)
+        if not finite and not self.scaler.is_enabled():
+            self.optimizer.zero_grad(set_to_none=True)
+            self._bad("gradient")
+            return None
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return float(norm)
+
+    # --- validation ---------------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict[str, float] | None:
+        if self.val_data is None or len(self.val_data) == 0:
+            return None
+        cfg = self.config
+        self.model.eval()
+        sums: dict[str, torch.Tensor] = {}
+        count = torch.zeros((), device=self.device)
+        index = epoch_indices(len(self.val_data), 0, 0, self.info.rank, self.info.world)
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(cfg.train.seed + VALIDATION_SEED)
+            for batch in iterate_batches(self.val_data, index, cfg.data.batch_size):
+                out = self._forward(batch, cfg.loss.kl)
+                n = len(batch)
+                for key, value in {"total": out.total.detach(), **out.parts}.items():
+                    sums[key] = sums.get(key, 0.0) + value.float() * n
+                count += n
+        self.model.train()
+        return {k: float(D.all_reduce_mean(v, self.info) / D.all_reduce_mean(count, self.info))
+                for k, v in sums.items()}  # fmt: skip
+
+    @torch.no_grad()
+    def figure(self, n: int = 2000):
+        """Validation figure (real, reconstructed and generated jets), or None."""
+        from hepvae.train.figures import validation_figure
+
+        data = self.val_data if self.val_data is not None and len(self.val_data) else None
+        data = data or self.train_data
+        sub = self._to_device(data.subset(torch.arange(min(n, len(data)))))
+        self.model.eval()
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(self.config.train.seed + VALIDATION_SEED)
+            rec = self.model.reconstruct(sub.p4, sub.mask, sub.label)
+            gen = torch.Generator().manual_seed(self.config.train.seed)
+            labels = sub.label
+            p4s, masks = [], []
+            for first in range(0, len(labels), 512):
+                p4, mask, _ = self.model.sample(
+                    len(labels[first : first + 512]), labels[first : first + 512], 1.0, gen
+                )
+                p4s.append(p4)
+                masks.append(mask)
+        self.model.train()
+        samples = {
+            "real": (sub.p4, sub.mask),
+            "reconstructed": rec,
+            "generated": (torch.cat(p4s), torch.cat(masks)),
+        }
+        return validation_figure(samples, f"epoch {self.epoch}")
+
+    # --- logging ------------------------------------------------------------------------
+    def _log(self, scalars: dict[str, float], prefix: str) -> None:
+        if self.writer is None:
+            return
+        for key, value in scalars.items():
+            self.writer.add_scalar(f"{prefix}/{key}", value, self.step)
+
+    def _open_writer(self) -> None:
+        if self.info.main and self.writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.log_dir))
+
+    # --- the loop -----------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        """Train until all epochs are done (or ``max_steps`` / the time limit is reached)."""
+        cfg, opt = self.config, self.config.train
+        self._open_writer()
+        bar = self._progress_bar()
+        start = time.perf_counter()
+        train_seconds, jets_seen = 0.0, 0
+        self.model.train()
+        stop = False
+        try:
+            while self.epoch < opt.epochs and not stop:
+                index = epoch_indices(
+                    len(self.train_data), self.epoch, opt.seed, self.info.rank, self.info.world
+                )
+                micro = good = 0
+                tick = time.perf_counter()
+                for batch in iterate_batches(
+                    self.train_data, index, cfg.data.batch_size, self.batch_in_epoch
+                ):
+                    beta = kl_weight(self.step, cfg.loss.kl, cfg.loss.kl_warmup_steps)
+                    last_micro = micro + 1 == opt.grad_accumulation or (
+                        self.batch_in_epoch + 1 == self.batches_per_epoch
+                    )
+                    sync = nullcontext()
+                    if self.info.enabled and not last_micro:
+                        sync = self.net.no_sync()
+                    with sync:
+                        out = self._forward(batch, beta)
+                        finite = bool(torch.isfinite(out.total.detach()))
+                        if D.all_true(finite, self.info, self.device):
+                            loss = out.total / opt.grad_accumulation
+                            self.scaler.scale(loss).backward()
+                            good += 1
+                        else:
+                            self._bad("loss")
+                    micro += 1
+                    self.batch_in_epoch += 1
+                    jets_seen += len(batch) * self.info.world
+                    if not last_micro:
+                        continue
+                    micro, any_good, good = 0, good > 0, 0
+                    if not any_good:
+                        self.optimizer.zero_grad(set_to_none=True)
+                        continue
+                    grad_norm = self._optimizer_step()
+                    if grad_norm is not None and self.step % 10 == 0:
+                        parts = {k: float(v) for k, v in out.parts.items()}
+                        self._log({**parts, "total": float(out.total.detach()), "kl_weight": beta,
+                                   "lr": self.scheduler.get_last_lr()[0],
+                                   "grad_norm": grad_norm}, "train")  # fmt: skip
+                    if bar is not None:
+                        bar.update(1)
+                        if finite:
+                            bar.set_postfix(self._postfix(out), refresh=False)
+                    if opt.max_steps is not None and self.step >= opt.max_steps:
+                        stop = True
+                        break
+                train_seconds += time.perf_counter() - tick
+                if not stop:
+                    self.batch_in_epoch = 0
+                    self.epoch += 1
+                    self._end_of_epoch()
+                    minutes = (time.perf_counter() - start) / 60
+                    if opt.time_limit_minutes is not None and minutes > opt.time_limit_minutes:
+                        stop = True
+            if self.info.main:
+                self.save("last")
+        finally:
+            if bar is not None:
+                bar.close()
+            if self.writer is not None:
+                self.writer.flush()
+        best = self.save_dir / "best.pt"
+        return TrainResult(
+            steps=self.step,
+            epochs=self.epoch,
+            seconds=time.perf_counter() - start,
+            jets_per_second=jets_seen / max(train_seconds, 1e-9),
+            best_val=self.best_val,
+            last=self.save_dir / "last.pt",
+            best=best if best.is_file() else None,
+            bad_steps=self.bad_steps,
+        )
+
+    def _end_of_epoch(self) -> None:
+        opt = self.config.train
+        metrics = None
+        if self.epoch % opt.validate_every == 0 or self.epoch == opt.epochs:
+            metrics = self.validate()
+        record = {"epoch": self.epoch, "step": self.step}
+        if metrics is not None:
+            record.update({f"val_{k}": v for k, v in metrics.items()})
+            self._log(metrics, "val")
+        self.history.append(record)
+        if not self.info.main:
+            return
+        if metrics is not None and (self.best_val is None or metrics["total"] < self.best_val):
+            self.best_val = metrics["total"]
+            self.save("best")
+        self.save("last")
+        if opt.checkpoint_every and self.epoch % opt.checkpoint_every == 0:
+            self.save(f"epoch{self.epoch:04d}")
+        if opt.figure_every and (self.epoch % opt.figure_every == 0 or self.epoch == opt.epochs):
+            fig = self.figure()
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            fig.savefig(self.log_dir / f"validation_epoch{self.epoch:04d}.png", dpi=90)
+            if self.writer is not None:
+                self.writer.add_figure("validation", fig, self.step)
+
+    def _progress_bar(self):
+        if not (self.info.main and self.config.train.progress):
+            return None
+        from tqdm.auto import tqdm
+
+        total = self.total_steps
+        if self.config.train.max_steps is not None:
+            total = min(total, self.config.train.max_steps)
+        return tqdm(total=total, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
+
+    @staticmethod
+    def _postfix(out) -> dict[str, str]:
+        shown = {"loss": out.total.detach()}
+        shown.update({k: v for k, v in out.parts.items() if k != "kl"})
+        return {k: f"{float(v):.3g}" for k, v in shown.items()}

@@ -1,0 +1,72 @@
+"""One training run from a config: data, normalization, model, loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hepvae.errors import HepvaeError
+from hepvae.model import ModelNormalization, compute_normalization
+from hepvae.train import distributed as D
+from hepvae.train.checkpoint import load_checkpoint
+from hepvae.train.config import Config
+from hepvae.train.data import JetTensors, load_jets, split
+from hepvae.train.default_data import default_data_files
+from hepvae.train.loop import Trainer, TrainResult, resolve_device
+
+
+def data_files(config: Config, progress: bool = True) -> list[Path]:
+    """The configured files, or the default data set (simulated and cached on first use)."""
+    if config.data.files:
+        return [Path(p) for p in config.data.files]
+    d = config.data
+    return default_data_files(
+        d.default_jet_types,
+        d.default_jets_per_type,
+        n_particles=config.model.n_particles,
+        seed=d.default_seed,
+        progress=progress,
+    )
+
+
+def prepare_data(config: Config, files: list[Path]) -> tuple[JetTensors, JetTensors]:
+    data = load_jets(files, config.model.n_particles, config.data.max_jets)
+    if int(data.label.max()) >= config.model.n_labels:
+        raise HepvaeError(
+            f"data has label {int(data.label.max())} but model.n_labels = {config.model.n_labels}"
+        )
+    return split(data, config.data.val_fraction, config.data.split_seed)
+
+
+def train(
+    config: Config,
+    save_dir: str | Path,
+    log_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    train_data: JetTensors | None = None,
+    val_data: JetTensors | None = None,
+) -> TrainResult:
+    """Train with ``config``; data from the config unless given as tensors.
+
+    Normalization comes from the training split (or from the checkpoint when resuming).
+    Under ``torchrun`` every process runs this and DDP keeps them in step; only the first
+    writes checkpoints and logs.
+    """
+    info = D.init(resolve_device(config.train.device).type)
+    try:
+        if train_data is None:
+            if info.main:
+                data_files(config, progress=config.train.progress)
+            D.barrier(info)  # the default data set is simulated once, by the first process
+            files = data_files(config, progress=False)
+            train_data, val_data = prepare_data(config, files)
+        if resume is not None:
+            norm = ModelNormalization.from_dict(load_checkpoint(resume)["normalization"])
+        else:
+            m = config.model
+            norm = compute_normalization(
+                train_data.p4, train_data.mask, train_data.label, m.n_labels, m.max_hyperedges
+            )
+        trainer = Trainer(config, train_data, val_data, norm, save_dir, log_dir, resume, info)
+        return trainer.fit()
+    finally:
+        D.shutdown(info)

@@ -1,0 +1,164 @@
+"""Training loop: exact resume, NaN guard, checkpoints, configs, multiplicity learning."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from hepvae.config import from_dict
+from hepvae.errors import ConfigError, HepvaeError
+from hepvae.train.checkpoint import load_checkpoint, load_model
+from hepvae.train.config import Config, load_train_config
+from hepvae.train.run import train
+from tests.train_helpers import tiny_config, tiny_data
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def _weights(path):
+    return load_checkpoint(path)["model"]
+
+
+def test_resume_continues_exactly(tmp_path):
+    data, val = tiny_data(96, seed=0), tiny_data(32, seed=1)
+    n, k = 9, 4  # 6 steps per epoch: the stop falls mid-epoch, the end in the next epoch
+    straight = train(tiny_config(max_steps=n), tmp_path / "a", train_data=data, val_data=val)
+    train(tiny_config(max_steps=k), tmp_path / "b", train_data=data, val_data=val)
+    first = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert (first["step"], first["epoch"], first["batch_in_epoch"]) == (k, 0, k)
+    resumed = train(
+        tiny_config(max_steps=n),
+        tmp_path / "b",
+        resume=tmp_path / "b" / "last.pt",
+        train_data=data,
+        val_data=val,
+    )
+    assert straight.steps == resumed.steps == n
+    a, b = _weights(straight.last), _weights(resumed.last)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.allclose(a[name], b[name], rtol=0, atol=1e-7), name
+    assert not torch.equal(
+        a["decoder.slots"], _weights(tmp_path / "b" / "best.pt")["decoder.slots"]
+    )
+
+
+def test_nan_batches_are_skipped_and_counted(tmp_path):
+    data = tiny_data(96)
+    data.p4[5, 0, 0] = float("nan")  # one bad jet: one skipped batch per epoch
+    result = train(tiny_config(epochs=2), tmp_path, train_data=data, val_data=None)
+    assert result.bad_steps == 2
+    assert result.steps == 2 * 5
+    assert all(torch.isfinite(w).all() for w in _weights(result.last).values())
+
+
+def test_nan_guard_stops_with_the_last_good_checkpoint_intact(tmp_path):
+    good = train(tiny_config(epochs=1), tmp_path, train_data=tiny_data(96), val_data=None)
+    before = good.last.read_bytes()
+    bad = tiny_data(96)
+    bad.p4[::8, 0, 1] = float("inf")  # every batch has a non-finite jet
+    with pytest.raises(HepvaeError, match=r"non-finite loss.*max_bad_steps = 2.*last\.pt"):
+        train(
+            tiny_config(epochs=3, max_bad_steps=2),
+            tmp_path,
+            resume=good.last,
+            train_data=bad,
+            val_data=None,
+        )
+    assert good.last.read_bytes() == before
+    model, _ = load_model(good.last)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_checkpoint_loads_with_weights_only_and_samples(tmp_path):
+    result = train(tiny_config(epochs=1), tmp_path, train_data=tiny_data(64), val_data=None)
+    state = torch.load(result.last, weights_only=True)
+    assert state["format"] == "hepvae-checkpoint"
+    assert Config().to_dict().keys() == state["config"].keys()
+    model, config = load_model(result.last)
+    assert config.model.n_particles == 12
+    p4, mask, jet = model.sample(8, 2, 1.0, torch.Generator().manual_seed(0))
+    assert p4.shape == (8, 12, 4) and torch.isfinite(p4).all()
+    assert (jet[:, 0] > 0).all()
+
+
+def test_broken_checkpoints_give_one_line_errors(tmp_path):
+    result = train(tiny_config(epochs=1), tmp_path, train_data=tiny_data(32), val_data=None)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(result.last.read_bytes()[:1000])
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    for path, message in [
+        (truncated, "not a readable hepvae checkpoint"),
+        (foreign, "not a hepvae checkpoint"),
+        (tmp_path / "missing.pt", "no such checkpoint"),
+    ]:
+        with pytest.raises(HepvaeError, match=message) as err:
+            load_model(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_multiplicity_head_learns_the_data_distribution(tmp_path):
+    """The predicted multiplicity distribution moves from its start towards the data's."""
+    data = tiny_data(192, seed=3)
+    keep = torch.arange(12) < 4
+    data.mask &= keep  # every jet has at most 4 particles, most have exactly 4
+    data.p4 *= data.mask.unsqueeze(-1)
+    counts = data.mask.sum(1)
+    target = torch.bincount(counts, minlength=13)[1:].float() / len(counts)
+
+    def predicted(model):
+        with torch.no_grad():
+            mu, _ = model.encode(data.p4, data.mask, data.label)
+            logits = model.multiplicity(model.condition(torch.zeros_like(mu), data.label))
+        return torch.softmax(logits, -1).mean(0)
+
+    config = tiny_config(epochs=8, lr=1e-2, max_steps=1)
+    start = train(config, tmp_path / "start", train_data=data, val_data=None)
+    before = predicted(load_model(start.last)[0])
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, max_steps=None))
+    end = train(config, tmp_path / "end", train_data=data, val_data=None)
+    after = predicted(load_model(end.last)[0])
+    distance = lambda p: float((p - target).abs().sum() / 2)  # noqa: E731
+    assert distance(after) < 0.5 * distance(before)
+
+
+def test_unknown_config_keys_are_named():
+    with pytest.raises(ConfigError, match="latnt_dim"):
+        from_dict(Config, {"model": {"latnt_dim": 3}})
+    with pytest.raises(ConfigError, match="train.precision"):
+        from_dict(Config, {"train": {"precision": "fp8"}})
+    with pytest.raises(ConfigError, match="references"):
+        from_dict(Config, {"model": {"references": ["time", "up"]}})
+
+
+@pytest.mark.parametrize("name", ["default", "gpu", "jetnet30", "jetnet150"])
+def test_shipped_configs_load(name):
+    config = load_train_config(CONFIGS / f"{name}.yaml")
+    assert config.model.n_particles in (30, 150)
+
+
+def test_default_yaml_equals_the_builtin_defaults():
+    assert load_train_config(CONFIGS / "default.yaml") == Config()
+
+
+def test_cli_train_runs_and_reports(tmp_path, jet_file, capsys):
+    import yaml
+
+    from hepvae.cli import main
+
+    cfg = tiny_config(epochs=1).to_dict()
+    cfg["model"]["n_particles"] = 30
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    code = main(["train", "--config", str(tmp_path / "c.yaml"), "--data", str(jet_file),
+                 "--save-dir", str(tmp_path / "run")])  # fmt: skip
+    assert code == 0
+    assert (tmp_path / "run" / "last.pt").is_file()
+    assert "last checkpoint" in capsys.readouterr().out
+    assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert os.path.exists(tmp_path / "run" / "logs")
