@@ -145,6 +145,22 @@ def test_sampler_runs_without_torch(onnx_file, tmp_path):
     assert np.isfinite(data["dr"])
 
 
+def test_python_example_runs_without_torch(onnx_file, tmp_path):
+    out = tmp_path / "example.root"
+    code = (
+        "import runpy, sys; sys.modules['torch'] = None; "
+        f"sys.argv = ['sample_jets.py', {str(onnx_file)!r}, '--n', '300', '-o', {str(out)!r}]; "
+        "runpy.run_path('exports/python/sample_jets.py', run_name='__main__')"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "jet mass [GeV]" in result.stdout
+    assert len(read_jets(out)) == 300
+
+
 def test_export_cli_and_bad_inputs(checkpoint, onnx_file, tmp_path, capsys):
     truncated = tmp_path / "truncated.onnx"
     truncated.write_bytes(onnx_file.read_bytes()[:5000])
