@@ -15,7 +15,7 @@ from hepvae import __version__
 from hepvae.errors import HepvaeError
 
 #: subcommand modules in ``hepvae.commands``, in the order of the data flow
-COMMANDS = ("convert", "train", "generate", "export", "inspect", "doctor")
+COMMANDS = ("simulate", "convert", "inspect", "graphs", "train", "generate", "export", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
