@@ -1,19 +1,18 @@
 """A tiny trained checkpoint and its ONNX export, made once per test session.
 
-The model is trained for a few optimizer steps on jets of two classes (g and t) so that the
-generation, export and round-trip tests exercise real checkpoints and real normalization.
+The model is trained for a few optimizer steps on Pythia 8 + FastJet jets of two classes (g and
+t) so that the generation, export and round-trip tests exercise real checkpoints, real
+normalization and real jets.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import random_jets
-
 #: the classes the tiny model is trained on (JetNet codes of g and t)
 TRAINED = ("g", "t")
 N_PARTICLES = 12
-_CACHE: dict[str, Path] = {}
+_CACHE: dict[str, object] = {}
 
 
 def tiny_config(steps: int = 60):
@@ -51,16 +50,20 @@ def tiny_config(steps: int = 60):
 
 
 def training_jets(n_per_class: int = 96, seed: int = 0):
+    """Pythia 8 + FastJet jets of the trained classes (g, then t), cached per session."""
     import awkward as ak
 
-    from hepvae.data.schema import label_of
+    from hepvae.data.simulate import simulate
 
-    return ak.concatenate(
-        [
-            random_jets(n_per_class, seed=seed + k, label=label_of(name), max_particles=20)
-            for k, name in enumerate(TRAINED)
-        ]
-    )
+    key = f"jets-{n_per_class}-{seed}"
+    if key not in _CACHE:
+        _CACHE[key] = ak.concatenate(
+            [
+                simulate(name, n_per_class, seed=seed + k, workers=1, progress=False)
+                for k, name in enumerate(TRAINED)
+            ]
+        )
+    return _CACHE[key]
 
 
 def tiny_checkpoint(tmp_path_factory) -> Path:
