@@ -146,13 +146,29 @@ def test_same_jets_for_any_batch_size_and_shard_count(checkpoint, tmp_path):
 
 
 def test_dask_cluster_gives_the_local_jets(checkpoint, tmp_path):
-    local = generate(checkpoint, tmp_path / "local.root", 120, "all", seed=4, shards=2,
-                     batch_size=32, progress=False)  # fmt: skip
-    cluster = generate(checkpoint, tmp_path / "dask.root", 120, "all", seed=4, shards=2,
-                       batch_size=32, local_cluster=2, progress=False)  # fmt: skip
-    assert [p.name for p in cluster] == ["dask_0.root", "dask_1.root"]
-    for a, b in zip(local, cluster):
+    from distributed import LocalCluster
+
+    options = dict(n=120, jet_type="all", seed=4, shards=2, batch_size=32, progress=False)
+    local = generate(checkpoint, tmp_path / "local.root", **options)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        remote = generate(
+            checkpoint, tmp_path / "dask.root", scheduler=cluster.scheduler_address, **options
+        )
+    assert [p.name for p in remote] == ["dask_0.root", "dask_1.root"]
+    for a, b in zip(local, remote):
+        assert read_metadata(b)["shard"] == read_metadata(a)["shard"]
         assert_same_jets(read_jets(a), read_jets(b))
+
+
+def test_local_cluster_option(checkpoint, tmp_path, capsys):
+    args = ["generate", "--checkpoint", str(checkpoint), "--n", "30", "--jet-type", "t"]
+    args += ["--shards", "2", "--no-progress"]
+    assert main(args + ["--local-cluster", "1", "-o", str(tmp_path / "c.root")]) == 0
+    assert main(args + ["-o", str(tmp_path / "l.root")]) == 0
+    for k in (0, 1):
+        assert_same_jets(read_jets(tmp_path / f"c_{k}.root"), read_jets(tmp_path / f"l_{k}.root"))
 
 
 def test_lower_temperature_narrows_mass_and_multiplicity(checkpoint, tmp_path):
@@ -216,6 +232,13 @@ def run_cli(args, capsys):
         ({"--temperature": "-1"}, "--temperature"),
         ({"--jet-type": "x"}, "unknown jet type 'x'"),
         ({"--jet-type": "q"}, "not trained on jet type 'q'"),
+        ({"--batch-size": "0"}, "--batch-size"),
+        ({"--shards": "11"}, "--shards 11 is more than --n 10"),
+        pytest.param(
+            {"--device": "cuda"},
+            "CUDA is not available",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present"),
+        ),
     ],
 )
 def test_bad_options_fail_without_output(checkpoint, tmp_path, capsys, change, message):
