@@ -15,7 +15,18 @@ from hepvae import __version__
 from hepvae.errors import HepvaeError
 
 #: subcommand modules in ``hepvae.commands``, in the order of the data flow
-COMMANDS = ("simulate", "convert", "inspect", "graphs", "train", "evaluate", "analyze", "doctor")
+COMMANDS = (
+    "simulate",
+    "convert",
+    "inspect",
+    "graphs",
+    "train",
+    "generate",
+    "export",
+    "evaluate",
+    "analyze",
+    "doctor",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,176 @@
+"""Generation speed: torch and onnxruntime on the CPU (and GPU when present) against
+Pythia 8 + FastJet for the same jet type, in one run on one machine.
+
+    python benchmarks/bench_generate.py [--checkpoint CKPT] [--type t] [--jets 8192]
+
+Without --checkpoint the model has the default configuration (configs/default.yaml) and
+untrained weights, with its normalization from the simulated jets: the speed does not depend
+on the weights. Figures: wall-clock jets per second, and CPU microseconds per jet (process CPU
+time, all threads; with one thread this is the cost per core, and it depends much less on other
+load on the machine than the wall clock). "graph" times the network alone, "to jets" includes
+the conversion to awkward schema jets. Pythia 8 + FastJet runs in this process (one worker),
+Pythia's start-up per chunk of 250 jets included; the ratio column compares CPU per jet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hepvae.data.schema import label_of  # noqa: E402
+from hepvae.sampling import label_range, noise_range, padded_to_jets  # noqa: E402
+
+
+def measure(run, jets: int, repeats: int) -> tuple[float, float]:
+    """(jets per second, CPU microseconds per jet) of the fastest of ``repeats`` calls of
+    ``run()`` after one warm-up call."""
+    run()
+    best = (float("inf"), float("inf"))
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        run()
+        best = min(best, (time.perf_counter() - wall, time.process_time() - cpu))
+    return jets / best[0], best[1] / jets * 1e6
+
+
+def pythia(jet_type: str, jets: int) -> tuple[tuple[float, float], object] | None:
+    """Pythia 8 + FastJet in this process: ((jets/s, CPU us/jet), the jets)."""
+    try:
+        from hepvae.data.simulate import simulate
+    except ImportError:
+        return None
+    simulate(jet_type, 5, seed=1, workers=1, progress=False)  # imports, first init
+    wall, cpu = time.perf_counter(), time.process_time()
+    sample = simulate(jet_type, jets, seed=2, workers=1, progress=False)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return (jets / wall, cpu / jets * 1e6), sample
+
+
+def default_model(jets):
+    """An untrained HyperVAE of the default configuration, normalized on ``jets``."""
+    from hepvae.model import HyperVAE, compute_normalization
+    from hepvae.train.config import load_train_config
+    from hepvae.train.data import jets_to_tensors
+
+    config = load_train_config(Path(__file__).resolve().parents[1] / "configs/default.yaml")
+    m = config.model
+    data = jets_to_tensors(jets, m.n_particles)
+    norm = compute_normalization(data.p4, data.mask, data.label, m.n_labels, m.max_hyperedges)
+    torch.manual_seed(0)
+    return HyperVAE(m, norm, config.loss).eval()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", help="trained checkpoint (default: untrained default)")
+    parser.add_argument("--type", default="t", help="jet type (default t)")
+    parser.add_argument("--jets", type=int, default=8192, help="jets per timed call")
+    parser.add_argument("--batch", type=int, default=1024, help="batch size of the samplers")
+    parser.add_argument("--pythia-jets", type=int, default=200, help="jets to simulate")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    rows: list[tuple[str, int, float, float]] = []  # (what, threads, jets/s, CPU us/jet)
+
+    print(f"machine: {cores} cores, torch {torch.__version__}, jet type {args.type}")
+    reference = pythia(args.type, args.pythia_jets)
+    if reference is None:
+        print("Pythia 8 + FastJet: hepvae.data.simulate not available, skipped")
+    else:
+        rows.append(("Pythia 8 + FastJet", 1, *reference[0]))
+
+    from hepvae.export.graph import SamplerGraph
+    from hepvae.export.onnx_export import export_graph, sampler_metadata
+    from hepvae.generate import LoadedModel, load_generator
+    from hepvae.onnx import Sampler
+
+    if args.checkpoint:
+        model = load_generator(args.checkpoint)
+    else:
+        if reference is None:
+            sys.exit("without hepvae.data.simulate give --checkpoint")
+        vae = default_model(reference[1])
+        norm = vae.normalization.to_dict()
+        model = LoadedModel(vae, Path("untrained"), "", "", [label_of(args.type)], norm)
+    graph = SamplerGraph(model.vae).eval()
+    n, batch = args.jets, args.batch
+    noise = noise_range(0, 0, n, graph.noise_dim)
+    labels = label_range(0, n, [label_of(args.type)])
+    temperature = np.ones(1, dtype=np.float32)
+    print(
+        f"model: {args.checkpoint or 'default config, untrained'}; "
+        f"{sum(p.numel() for p in model.vae.parameters())} parameters, "
+        f"{graph.max_particles} particle slots; {n} jets per call, batch {batch}"
+    )
+
+    def torch_run(device: str, to_jets: bool):
+        g = graph.to(device)
+        z, lab = torch.from_numpy(noise).to(device), torch.from_numpy(labels).to(device)
+        t = torch.from_numpy(temperature).to(device)
+
+        def run():
+            with torch.no_grad():
+                for a in range(0, n, batch):
+                    p4, _, mult, _ = g(z[a : a + batch], lab[a : a + batch], t)
+                    if to_jets:
+                        padded_to_jets(p4.cpu().numpy(), mult.cpu().numpy(), labels[a : a + batch])
+                    elif device == "cuda":
+                        torch.cuda.synchronize()
+
+        return run
+
+    for threads in sorted({1, cores}):
+        torch.set_num_threads(threads)
+        rows.append(("torch graph", threads, *measure(torch_run("cpu", False), n, args.repeats)))
+    torch.set_num_threads(1)
+    rows.append(("torch to jets", 1, *measure(torch_run("cpu", True), n, args.repeats)))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sampler.onnx"
+        start = time.perf_counter()
+        export_graph(graph.cpu(), path, sampler_metadata(model, graph))
+        print(f"export: {time.perf_counter() - start:.1f} s, {path.stat().st_size / 1e6:.1f} MB")
+        for threads in sorted({1, cores}):
+            sampler = Sampler(path, threads=threads)
+
+            def ort_run(sampler=sampler):
+                for a in range(0, n, batch):
+                    sampler.run(noise[a : a + batch], labels[a : a + batch], temperature)
+
+            rows.append(("onnxruntime graph", threads, *measure(ort_run, n, args.repeats)))
+        sampler = Sampler(path, threads=1)
+        sample = lambda: sampler.sample(n, args.type, batch_size=batch)  # noqa: E731
+        rows.append(("onnxruntime to jets (Sampler)", 1, *measure(sample, n, args.repeats)))
+        if torch.cuda.is_available():
+            rows.append(("torch graph, GPU", 0, *measure(torch_run("cuda", False), n, 5)))
+            import onnxruntime
+
+            if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+                gpu = Sampler(path, providers=["CUDAExecutionProvider"])
+
+                def ort_gpu():
+                    for a in range(0, n, batch):
+                        gpu.run(noise[a : a + batch], labels[a : a + batch], temperature)
+
+                rows.append(("onnxruntime graph, GPU", 0, *measure(ort_gpu, n, 5)))
+
+    base = rows[0][3] if reference is not None else None
+    print(f"\n{'what':34s} {'threads':>7s} {'jets/s':>9s} {'CPU us/jet':>11s} {'x Pythia':>9s}")
+    for what, threads, rate, cpu in rows:
+        shown = "GPU" if threads == 0 else str(threads)
+        ratio = f"{base / cpu:9.1f}" if base and threads else f"{'':9s}"
+        print(f"{what:34s} {shown:>7s} {rate:9.0f} {cpu:11.1f} {ratio}")
+    print("x Pythia: Pythia's CPU time per jet over this row's (per core for 1 thread)")
+
+
+if __name__ == "__main__":
+    main()

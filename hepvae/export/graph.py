@@ -1,0 +1,70 @@
+"""The sampling graph that ``hepvae generate`` runs in torch and ``hepvae export`` writes to ONNX.
+
+Inputs
+    ``noise`` float32 [B, noise_dim]: standard normals. Columns ``[0, latent_dim)`` are the
+    latent (scaled by the temperature inside the graph); the last three become uniforms that
+    drive the multiplicity, the jet rapidity and the jet azimuth (see the model's sampler).
+    ``label`` int64 [B]: JetNet coding (g=0, q=1, t=2, w=3, z=4).
+    ``temperature`` float32 [B] or [1]: scales the prior's spread (> 0).
+
+Outputs
+    ``p4`` float32 [B, N, 4]: constituents (E, px, py, pz) in GeV, sorted by descending pT,
+    the real ones first; empty slots are zero.
+    ``mask`` bool [B, N]: slot i is real when i < multiplicity.
+    ``multiplicity`` int64 [B]: number of constituents.
+    ``jet`` float32 [B, 4]: (pt [GeV], eta, phi, mass [GeV]) of the sum of the constituents.
+
+Everything is a plain tensor operation, so torch and onnxruntime give the same numbers for the
+same inputs; all randomness comes in through ``noise``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+INPUTS = ("noise", "label", "temperature")
+OUTPUTS = ("p4", "mask", "multiplicity", "jet")
+P4_FIELDS = ("E", "px", "py", "pz")
+JET_FIELDS = ("pt", "eta", "phi", "mass")
+
+
+class SamplerGraph(nn.Module):
+    """Wraps the model's pure-tensor sampler: temperature broadcast, pT ordering, jet sums."""
+
+    def __init__(self, vae: nn.Module) -> None:
+        super().__init__()
+        from hepvae.model.sampler import JetSampler
+
+        self.sampler = JetSampler(vae)
+        self.noise_dim = JetSampler.noise_dim(vae)
+        self.latent_dim = vae.config.latent_dim
+        self.max_particles = vae.config.n_particles
+
+    def forward(
+        self, noise: torch.Tensor, label: torch.Tensor, temperature: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        batch = noise.shape[0]
+        temp = temperature.reshape(-1)
+        # [1] or [B] -> [B] without a data-dependent branch (exports with a free length)
+        length = torch.ones_like(temp, dtype=torch.long).sum()
+        temp = temp[torch.remainder(torch.arange(batch, device=noise.device), length)]
+        p4, mask, _ = self.sampler(noise, label, temp)
+        pt = torch.sqrt(p4[..., 1] ** 2 + p4[..., 2] ** 2)
+        key = torch.where(mask, pt, torch.full_like(pt, -1.0))
+        order = torch.sort(key, dim=1, descending=True).indices
+        p4 = torch.gather(p4, 1, order.unsqueeze(-1).expand(-1, -1, 4))
+        multiplicity = mask.sum(1).to(torch.long)
+        slots = torch.arange(mask.shape[1], device=noise.device)
+        mask = slots.unsqueeze(0) < multiplicity.unsqueeze(-1)
+        return p4, mask, multiplicity, jet_features(p4.sum(1))
+
+
+def jet_features(p: torch.Tensor) -> torch.Tensor:
+    """(pt, eta, phi, mass) [B, 4] of four-momenta (E, px, py, pz) [B, 4]."""
+    e, px, py, pz = p.unbind(-1)
+    pt = torch.sqrt(px**2 + py**2)
+    eta = torch.asinh(pz / pt.clamp_min(1e-12))
+    phi = torch.atan2(py, px)
+    mass = torch.sqrt((e**2 - px**2 - py**2 - pz**2).clamp_min(0.0))
+    return torch.stack([pt, eta, phi, mass], dim=-1)
