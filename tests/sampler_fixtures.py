@@ -75,8 +75,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
         config = tiny_config()
         data = jets_to_tensors(training_jets(), N_PARTICLES)
-        m = config.model
-        norm = compute_normalization(data.p4, data.mask, data.label, m.n_labels, m.max_hyperedges)
+        norm = compute_normalization(data.p4, data.mask, data.label, config.model)
         folder = tmp_path_factory.mktemp("tiny-model")
         result = Trainer(config, data, None, norm, folder).fit()
         _CACHE["checkpoint"] = Path(result.last)

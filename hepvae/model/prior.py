@@ -82,10 +82,15 @@ def sample_prior(
     temperature: torch.Tensor,
 ) -> torch.Tensor:
     """z [B, D] from per-jet mixtures (weights [B, K], means [B, K, D], tril [B, K, D, D]),
-    normal noise eps [B, D], uniforms u [B] (component choice) and temperature [B]."""
+    normal noise eps [B, D], uniforms u [B] (component choice) and temperature [B].
+
+    The temperature T scales the whole prior's spread about the mixture's mean m:
+    z = m + T (mean_k - m + L_k eps); T = 1 samples the mixture itself."""
     below = (weights.cumsum(-1) < u.unsqueeze(-1)).to(torch.long).sum(-1)
     k = below.clamp(max=weights.shape[-1] - 1)
     d = means.shape[-1]
     mean = means.gather(1, k.view(-1, 1, 1).expand(-1, 1, d)).squeeze(1)
     chol = tril.gather(1, k.view(-1, 1, 1, 1).expand(-1, 1, d, d)).squeeze(1)
-    return mean + temperature.unsqueeze(-1) * (chol @ eps.unsqueeze(-1)).squeeze(-1)
+    center = (weights.unsqueeze(-1) * means).sum(1)
+    spread = mean - center + (chol @ eps.unsqueeze(-1)).squeeze(-1)
+    return center + temperature.unsqueeze(-1) * spread
