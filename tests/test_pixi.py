@@ -59,4 +59,6 @@ def test_every_task_calls_an_existing_command():
                 known = {o for a in sub._actions for o in a.option_strings}
                 assert options <= known, f"task {name}: unknown options {options - known}"
         for placeholder in {w.strip("{} ") for w in cmd.split("{{")[1:]}:
-            assert placeholder.split("}}")[0].strip() in args, f"task {name}: undeclared {placeholder}"
+            assert placeholder.split("}}")[0].strip() in args, (
+                f"task {name}: undeclared {placeholder}"
+            )
