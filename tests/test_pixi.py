@@ -3,8 +3,9 @@
 import shlex
 import shutil
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from hepvae.cli import build_parser
 
