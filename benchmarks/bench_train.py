@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import resource
 import time
 
-import numpy as np
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `hepvae train` does
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 
 def synthetic_jets(n: int, n_particles: int, seed: int = 0):

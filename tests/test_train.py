@@ -195,3 +195,23 @@ def test_time_limit_shortens_the_plan_and_the_schedule(tmp_path):
     assert trainer.planned_epochs == 3
     assert trainer.total_steps == 3 * trainer.steps_per_epoch
     assert trainer._out_of_time(epoch_seconds=20.0)  # the next epoch would end too late
+
+
+@pytest.mark.parametrize(
+    "precision,checkpointing,accumulation", [("bf16", False, 1), ("fp16", True, 2)]
+)
+def test_mixed_precision_checkpointing_and_accumulation_train(
+    tmp_path, precision, checkpointing, accumulation
+):
+    config = tiny_config(
+        epochs=10, max_steps=2, precision=precision, grad_accumulation=accumulation
+    )
+    config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, gradient_checkpointing=checkpointing)
+    )
+    result = train(config, tmp_path, train_data=tiny_data(64), val_data=None)
+    state = load_checkpoint(result.last)
+    assert result.steps == 2 and result.bad_steps == 0
+    assert all(torch.isfinite(w).all() for w in state["model"].values())
+    if precision == "fp16":
+        assert state["scaler"]["scale"] > 0

@@ -17,6 +17,7 @@ def tiny_data(n: int = 96, seed: int = 0, n_particles: int = 12) -> JetTensors:
 
 def tiny_config(**train) -> Config:
     opt = dict(epochs=3, lr=3e-3, warmup_steps=2, progress=False, figure_every=0, seed=1, threads=1)
+    opt["time_limit_minutes"] = None
     opt.update(train)
     return Config(
         model=small_config(),

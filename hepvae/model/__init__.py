@@ -11,9 +11,11 @@ mask [B, N] and a class label [B] (JetNet coding g=0, q=1, t=2, w=3, z=4).
 2. Encoder (:mod:`.encoder`): an L-GATr (``LGATrSlim`` by default, ``LGATr`` selectable; see
    :mod:`.backbone`) over the particles, whose vector inputs are each particle's four-momentum
    plus the reference vectors as extra channels, with the padding mask in attention; MLPs embed
-   the pair-edge and triplet-hyperedge features (:mod:`.features`); cross-attention lets every
-   particle attend to all edges and hyperedges of its jet (:mod:`.fusion`); mean and max pooling
-   and an MLP give mu and log sigma^2 of the latent (conditioned on the label).
+   the pair-edge and triplet-hyperedge features (:mod:`.features`; at most ``max_edges`` and
+   ``max_hyperedges`` per jet, all when they fit, else the strongest by pT weight);
+   cross-attention lets every particle attend to all edges and hyperedges of its jet
+   (:mod:`.fusion`); mean and max pooling and an MLP give mu and log sigma^2 of the latent
+   (conditioned on the label).
 3. Decoder: from (z, label) a multiplicity head (:mod:`.multiplicity`; straight-through
    Gumbel-softmax in training, inverse-CDF sampling in generation), a jet-feature head
    (log pT, log mass) and an L-GATr over N particle slots (:mod:`.decoder`) emit one massless

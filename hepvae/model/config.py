@@ -84,7 +84,7 @@ class LossConfig:
     #: cross-entropy of the multiplicity head
     multiplicity: float = 0.2
     #: KL weight after annealing, and the annealing length in optimizer steps
-    kl: float = 0.01
+    kl: float = 0.001
     kl_warmup_steps: int = 500
     #: free bits: nats per latent dimension below which the KL is not penalized
     free_bits: float = 0.0

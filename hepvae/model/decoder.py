@@ -3,13 +3,16 @@ slots, and a gated readout to one massless four-momentum per slot (canonical fra
 
 Covariance: the only vector inputs are the reference vectors; a scalar-to-vector lift forms each
 slot's input vectors as invariant-scalar combinations of the references, and the readout sums
-the network's output vectors with invariant-scalar gates. Both steps commute with any Lorentz
-transformation applied to the references, so the whole map from (scalars, references) to the
-readout vector is covariant. Putting the constituent on the mass shell (E = |p|, with E and p
+the network's output vectors with invariant-scalar gates plus an "anchor", a positive invariant
+multiple of (time + jet_axis) that starts every slot as a massless momentum along the jet axis
+(model units, E about 1). All these steps commute with any Lorentz transformation applied to
+the references, so the whole map from (scalars, references) to the readout vector is covariant. Putting the constituent on the mass shell (E = |p|, with E and p
 taken in the frame of the ``time`` reference) is the one step that is not: it is done after.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -47,6 +50,22 @@ class Decoder(nn.Module):
             checkpoint=c.gradient_checkpointing,
         )
         self.gate = nn.Linear(c.hidden, c.readout_channels)
+        with torch.no_grad():  # start close to the anchor below
+            self.gate.weight.mul_(0.1)
+            self.gate.bias.zero_()
+        # anchor: an invariant, positive multiple of a massless momentum along the jet axis,
+        # (time + jet_axis), so that training starts from jets pointing the right way
+        names = list(c.references)
+        self.anchor_index = (
+            (names.index("time"), names.index("jet_axis"))
+            if {"time", "jet_axis"} <= set(names)
+            else None
+        )
+        if self.anchor_index is not None:
+            self.anchor = nn.Linear(c.hidden, 1)
+            with torch.no_grad():
+                self.anchor.weight.mul_(0.1)
+                self.anchor.bias.fill_(math.log(math.e - 1.0))  # softplus(bias) = 1
 
     def vectors(self, cond: torch.Tensor, mask: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
         """The covariant part: readout four-vectors [B, N, 4] (before the mass shell)."""
@@ -56,7 +75,11 @@ class Decoder(nn.Module):
         lifted = coeff @ refs
         vectors = torch.cat([lifted, refs.expand(b, n, -1, -1)], dim=2)
         out_v, out_s = self.net(vectors, s, mask)
-        return (self.gate(out_s).unsqueeze(-1) * out_v).sum(2)
+        v = (self.gate(out_s).unsqueeze(-1) * out_v).sum(2)
+        if self.anchor_index is not None:
+            axis = refs[self.anchor_index[0]] + refs[self.anchor_index[1]]
+            v = v + torch.nn.functional.softplus(self.anchor(out_s)) * axis
+        return v
 
     def forward(self, cond: torch.Tensor, mask: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
         """Massless constituents [B, N, 4] in the canonical frame (model units)."""

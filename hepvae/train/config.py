@@ -43,7 +43,7 @@ class DataConfig:
 class OptimConfig:
     """Optimization, precision, logging and checkpointing."""
 
-    epochs: int = 30
+    epochs: int = 15
     lr: float = 2e-3
     weight_decay: float = 0.0
     warmup_steps: int = 100
@@ -68,7 +68,7 @@ class OptimConfig:
     #: wall-clock budget of the whole run in minutes, data simulation included (None: none).
     #: After each epoch the plan (and the cosine schedule) shrinks to the epochs that still
     #: fit at the measured pace, and no epoch is started that would end after the limit.
-    time_limit_minutes: float | None = None
+    time_limit_minutes: float | None = 13.0
     progress: bool = True
 
     def __post_init__(self) -> None:

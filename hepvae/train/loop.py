@@ -194,10 +194,13 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             self._bad("gradient")
             return None
+        scale = self.scaler.get_scale() if self.scaler.is_enabled() else 1.0
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler.is_enabled() and self.scaler.get_scale() < scale:
+            return None  # fp16 overflow: the scaler skipped this step and lowered its scale
+        self.scheduler.step()
         self.step += 1
         return float(norm)
 
