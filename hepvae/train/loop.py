@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from hepvae.errors import ConfigError, HepvaeError
+from hepvae.device import DTYPES, choose_precision, resolve_device
+from hepvae.errors import HepvaeError
 from hepvae.model import HyperVAE, ModelNormalization
 from hepvae.model.losses import kl_weight
 from hepvae.train import distributed as D
@@ -34,24 +35,6 @@ class TrainResult:
     last: Path
     best: Path | None
     bad_steps: int
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device: {name!r} requested but CUDA is not available")
-    return device
-
-
-def resolve_precision(name: str, device: torch.device) -> torch.dtype:
-    """fp32 on CPU for ``auto``; bf16 on GPUs that have it, else fp16."""
-    if name == "auto":
-        if device.type != "cuda":
-            return torch.float32
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
 
 
 def lr_factor(step: int, warmup: int, total: int, floor: float) -> float:
@@ -83,7 +66,8 @@ class Trainer:
         opt = config.train
         self.info = info or D.DistInfo()
         self.device = resolve_device(opt.device)
-        self.dtype = resolve_precision(opt.precision, self.device)
+        self.precision = choose_precision(opt.precision, self.device)
+        self.dtype = DTYPES[self.precision]
         if opt.threads > 0 and self.device.type == "cpu":
             torch.set_num_threads(opt.threads)
         self.train_data, self.val_data = train, val
@@ -267,6 +251,7 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(self.log_dir))
+            self.writer.add_text("run/precision", f"{self.precision} on {self.device}")
 
     # --- the loop -----------------------------------------------------------------------
     def fit(self) -> TrainResult:

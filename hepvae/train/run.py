@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from hepvae.device import resolve_device
 from hepvae.errors import HepvaeError
 from hepvae.model import ModelNormalization, compute_normalization
 from hepvae.train import distributed as D
@@ -12,7 +13,7 @@ from hepvae.train.checkpoint import load_checkpoint
 from hepvae.train.config import Config
 from hepvae.train.data import JetTensors, load_jets, split
 from hepvae.train.default_data import default_data_files
-from hepvae.train.loop import Trainer, TrainResult, resolve_device
+from hepvae.train.loop import Trainer, TrainResult
 
 
 def data_files(config: Config, progress: bool = True) -> list[Path]:
@@ -71,6 +72,13 @@ def train(
         trainer = Trainer(
             config, train_data, val_data, norm, save_dir, log_dir, resume, info, started
         )
+        if info.main and config.train.progress:
+            print(
+                f"training on {trainer.device} in {trainer.precision} "
+                f"(precision: {config.train.precision}), {info.world} process(es), "
+                f"{len(train_data)} training jets",
+                flush=True,
+            )
         return trainer.fit()
     finally:
         D.shutdown(info)
