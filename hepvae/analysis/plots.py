@@ -228,9 +228,6 @@ def plot_all(
     ``result`` is the processor output ``{dataset: {"n_jets", "hists"}}``; ``reference``
     (default: the first data set) is drawn as points and divides the others in the ratios.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import mplhep as hep
 

@@ -15,9 +15,6 @@ def jet_mass(p4: torch.Tensor) -> np.ndarray:
 
 def validation_figure(samples: dict[str, tuple[torch.Tensor, torch.Tensor]], title: str = ""):
     """A matplotlib figure with two panels; ``samples`` maps a name to (p4 GeV, mask)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax_m, ax_n) = plt.subplots(1, 2, figsize=(10, 4))

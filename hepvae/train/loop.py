@@ -71,6 +71,7 @@ class Trainer:
         if opt.threads > 0 and self.device.type == "cpu":
             torch.set_num_threads(opt.threads)
         self.train_data, self.val_data = train, val
+        self.trained_labels = sorted({int(k) for k in train.label.unique().tolist()})
         self.save_dir = Path(save_dir)
         self.log_dir = Path(log_dir) if log_dir else self.save_dir / "logs"
         self.normalization = normalization
@@ -122,6 +123,7 @@ class Trainer:
             "best_val": self.best_val,
             "history": self.history,
             "planned_epochs": self.planned_epochs,
+            "trained_labels": self.trained_labels,
         }
 
     def _restore(self, path: str | Path) -> None:
@@ -397,6 +399,9 @@ class Trainer:
             fig.savefig(self.log_dir / f"validation_epoch{self.epoch:04d}.png", dpi=90)
             if self.writer is not None:
                 self.writer.add_figure("validation", fig, self.step)
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
 
     def _progress_bar(self):
         if not (self.info.main and self.config.train.progress):
