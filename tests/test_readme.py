@@ -53,12 +53,13 @@ EXCLUDED_PREFIXES = {
     "hepvae export": "needs a trained checkpoint",
     "hepvae convert": "needs input files the README does not produce (JetNet HDF5, NanoAOD)",
     "cmake": "the C++ example needs the onnxruntime C++ headers and an exported model",
+    "exports/cpp/build/hepvae-sample": "the C++ sampler, built by the cmake line above",
 }
 EXCLUDED_OPTIONS = {
     "--scheduler": "needs a running dask scheduler",
 }
 #: largest sample that ``hepvae simulate`` is run with (rewrite 1)
-SIMULATE_N = 100
+SIMULATE_N = 200  # evaluate needs >= 200 real jets per type
 #: most dask workers a ``--local-cluster`` command starts (rewrite 3)
 LOCAL_WORKERS = 2
 #: jets in a simulated stand-in for an input that no earlier command wrote
