@@ -50,6 +50,8 @@ SCALES = {
     "tiny": (150, 240, 120),
 }
 FULL = SCALES["full"]
+#: columns of the markdown table
+COLUMNS = ("class", "metric", "unit", "model", "truth", "ratio", "pull", "milestone", "goal")
 
 
 def log(message: str) -> None:
@@ -301,7 +303,9 @@ def results(metrics: dict, state: State, args, sizes: tuple[int, int, int]) -> d
                   "evaluate": EVALUATE_SEED},  # fmt: skip
         "training": {k: train_entry.get(k) for k in
                      ("seconds", "steps", "epochs", "jets_per_second", "best_val", "resumed")},
-        "step_seconds": {name: state.steps[name].get("seconds") for name in state.used if name in state.steps},
+        "step_seconds": {
+            name: state.steps[name].get("seconds") for name in state.used if name != "table"
+        },
         "method": metrics["method"],
         "rows": rows,
     }  # fmt: skip
@@ -344,8 +348,8 @@ def markdown(res: dict) -> str:
         "Values in the units shown. Milestone: within 3x truth (FPD, KPD: pull <= 3, FPD also "
         "passes below 0.3e-3); goal: within the truth value's error.",
         "",
-        "| class | metric | unit | model | truth | ratio | pull | milestone | goal |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
     ]
     for row in res["rows"]:
         unit = row["unit"]
