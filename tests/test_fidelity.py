@@ -1,0 +1,94 @@
+"""The fidelity benchmark end to end at tiny sizes: real Pythia jets, a few training steps,
+generation, JetNet metrics, the results table; and its resumability."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import tomllib
+import yaml
+
+from benchmarks import fidelity
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(path: Path) -> Path:
+    config = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
+    config["data"]["batch_size"] = 32
+    config["train"].update(epochs=1, max_steps=2, figure_every=0, progress=False)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run(tmp_path: Path, capsys) -> tuple[dict, str]:
+    argv = ["--scale", "tiny", "--config", str(tmp_path / "tiny.yaml"), "--metrics", "w1m,w1p",
+            "--workdir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "docs")]  # fmt: skip
+    result = fidelity.main(argv)
+    return result, capsys.readouterr().out
+
+
+def ran(out: str) -> list[str]:
+    """The steps a run printed as running (not skipped)."""
+    prefix, suffix = "[fidelity] ", ": running"
+    return [
+        line[len(prefix) : -len(suffix)]
+        for line in out.splitlines()
+        if line.startswith(prefix) and line.endswith(suffix)
+    ]
+
+
+def test_fidelity_pipeline_writes_table_and_resumes(tmp_path, capsys):
+    tiny_config(tmp_path / "tiny.yaml")
+    first, out = run(tmp_path, capsys)
+    assert "skipped" not in out and len(ran(out)) == 6 + 1 + 3 + 1 + 1
+    docs = tmp_path / "docs"
+    md = (docs / "results.md").read_text()
+    on_disk = json.loads((docs / "results.json").read_text())
+    assert on_disk == first
+    # one row per class and metric, with model, truth, ratio and the targets
+    assert [(r["jet_type"], r["metric"]) for r in first["rows"]] == [
+        (t, m) for t in ("g", "q", "t") for m in ("w1m", "w1p")
+    ]
+    for row in first["rows"]:
+        assert row["model"]["value"] > 0 and row["truth"]["error"] > 0
+        assert isinstance(row["milestone"], bool) and isinstance(row["goal"], bool)
+    n_train, n_test, n_gen = fidelity.SCALES["tiny"]
+    assert first["sizes"]["train_per_class"] == n_train
+    assert first["sizes"]["n_per_sample"] == {t: min(n_test // 2, n_gen) for t in "gqt"}
+    assert first["seeds"]["train"] != first["seeds"]["test"]
+    assert first["training"]["steps"] == 2 and first["hardware"]["cpu_threads"] >= 1
+    assert first["scale"] == "tiny" and not first["full_scale"]
+    assert "Reduced-size run" in md and first["command"] in md
+    table = [line for line in md.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + len(first["rows"])  # header, rule, rows
+    assert table[0].split("|")[1:-1] == [f" {c} " for c in fidelity.COLUMNS]
+
+    # a second run skips every step and gives the same table
+    (docs / "results.md").unlink()
+    (docs / "results.json").unlink()
+    second, out = run(tmp_path, capsys)
+    assert ran(out) == ["table"]
+    assert out.count("done earlier, skipped") == 6 + 1 + 3 + 1  # simulate, train, generate, eval
+    assert second == first and (docs / "results.md").read_text() == md
+
+    # an interrupted training run continues from last.pt; the steps after it are redone
+    state_path = tmp_path / "work" / "state.json"
+    state = json.loads(state_path.read_text())
+    state["steps"]["train"]["complete"] = False
+    state_path.write_text(json.dumps(state))
+    third, out = run(tmp_path, capsys)
+    assert "train: resuming the interrupted run" in out
+    assert ran(out) == ["train", "generate g", "generate q", "generate t", "evaluate", "table"]
+    assert out.count("done earlier, skipped") == 6
+    assert third["training"]["resumed"] and third["training"]["steps"] >= 2
+
+
+def test_pixi_task_runs_the_benchmark_at_full_size():
+    task = tomllib.loads((ROOT / "pixi.toml").read_text())["tasks"]["fidelity"]
+    words = shlex.split(task["cmd"])
+    assert words[1] == "benchmarks/fidelity.py" and (ROOT / words[1]).is_file()
+    assert words[words.index("--scale") + 1] == "full"
+    assert fidelity.SCALES["full"] == (100_000, 50_000, 50_000)
