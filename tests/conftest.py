@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+import os
+
+# idle OpenMP threads sleep instead of spinning (much faster torch on a shared CPU); set before
+# any test imports torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
 import pytest
 
 from hepvae.data.schema import make_jets, write_jets

@@ -194,6 +194,8 @@ def test_time_limit_shortens_the_plan_and_the_schedule(tmp_path):
     assert not trainer._out_of_time(epoch_seconds=4.0)  # about 10 s left: two more epochs
     assert trainer.planned_epochs == 3
     assert trainer.total_steps == 3 * trainer.steps_per_epoch
+    assert not trainer._out_of_time(epoch_seconds=0.1)  # faster again: back to the 10 epochs
+    assert trainer.planned_epochs == 10
     assert trainer._out_of_time(epoch_seconds=20.0)  # the next epoch would end too late
 
 

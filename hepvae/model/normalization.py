@@ -82,7 +82,7 @@ def compute_normalization(
     mask: torch.Tensor,
     label: torch.Tensor,
     config: ModelConfig,
-    max_jets: int = 20000,
+    max_jets: int = 10000,
 ) -> ModelNormalization:
     """Statistics from training jets: p4 [J, N, 4] in GeV, mask [J, N] bool, label [J],
     with the edge and hyperedge selection of the model ``config``.
@@ -96,13 +96,9 @@ def compute_normalization(
     real_e = p4c[..., 0][mask]
     scale = float(real_e.mean()) if real_e.numel() else 1.0
     p4c, jet, jet_c = p4c / scale, jet / scale, jet_momentum(p4c / scale, mask)
-    parts = F.particle_features(p4c, mask, jet_c)[mask]
-    coords = F.loss_coordinates(p4c)[mask]
-    jet_pt = pt_of(jet_c, F.PT_FLOOR)
-    pairs, pair_mask = F.select_edges(p4c, mask, jet_pt, config.max_edges)
-    edges = F.pair_features_at(p4c, jet_pt, pairs[..., 0], pairs[..., 1])[pair_mask]
-    triplets, tmask = F.select_triplets(p4c, mask, jet_pt, config.max_hyperedges)
-    hyper = F.triplet_features(p4c, mask, jet_pt, triplets)[tmask]
+    values: dict[str, list[torch.Tensor]] = {k: [] for k in ("particle", "coord", "edge", "hyper")}
+    for i in torch.arange(len(mask)).split(1024):  # bounded memory for the triplet search
+        _features(p4c[i], mask[i], jet_c[i], config, values)
     y = rapidity(jet)
     probs = torch.linspace(0, 1, N_QUANTILES, dtype=torch.float64)
     pooled = torch.quantile(y, probs)
@@ -111,12 +107,18 @@ def compute_normalization(
         for k in range(config.n_labels)
     ]
     stats = {}
-    for name, values in (
-        ("particle", parts),
-        ("coord", coords),
-        ("edge", edges),
-        ("hyper", hyper),
-        ("jet", jet_targets(jet_c)),
-    ):
-        stats[f"{name}_mean"], stats[f"{name}_std"] = _mean_std(values)
+    values["jet"] = [jet_targets(jet_c)]
+    for name, chunks in values.items():
+        stats[f"{name}_mean"], stats[f"{name}_std"] = _mean_std(torch.cat(chunks))
     return ModelNormalization(p4_scale=scale, rapidity_quantiles=quantiles, **stats)
+
+
+def _features(p4c, mask, jet_c, config: ModelConfig, out: dict) -> None:
+    """Append the real entries of all normalized feature kinds of a chunk of jets to ``out``."""
+    out["particle"].append(F.particle_features(p4c, mask, jet_c)[mask])
+    out["coord"].append(F.loss_coordinates(p4c)[mask])
+    jet_pt = pt_of(jet_c, F.PT_FLOOR)
+    pairs, pair_mask = F.select_edges(p4c, mask, jet_pt, config.max_edges)
+    out["edge"].append(F.pair_features_at(p4c, jet_pt, pairs[..., 0], pairs[..., 1])[pair_mask])
+    triplets, tmask = F.select_triplets(p4c, mask, jet_pt, config.max_hyperedges)
+    out["hyper"].append(F.triplet_features(p4c, mask, jet_pt, triplets)[tmask])

@@ -66,8 +66,8 @@ class OptimConfig:
     #: stop after this many optimizer steps (None: run all epochs)
     max_steps: int | None = None
     #: wall-clock budget of the whole run in minutes, data simulation included (None: none).
-    #: After each epoch the plan (and the cosine schedule) shrinks to the epochs that still
-    #: fit at the measured pace, and no epoch is started that would end after the limit.
+    #: After each epoch the plan (and the cosine schedule) is set to the configured epochs or,
+    #: if fewer, those that still fit at the measured pace; no epoch starts that would end late.
     time_limit_minutes: float | None = 13.0
     progress: bool = True
 

@@ -223,7 +223,11 @@ class Trainer:
         self.model.eval()
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(self.config.train.seed + VALIDATION_SEED)
-            rec = self.model.reconstruct(sub.p4, sub.mask, sub.label)
+            parts = [
+                self.model.reconstruct(sub.p4[i], sub.mask[i], sub.label[i])
+                for i in torch.arange(len(sub)).split(512)
+            ]
+            rec = (torch.cat([p for p, _ in parts]), torch.cat([m for _, m in parts]))
             gen = torch.Generator().manual_seed(self.config.train.seed)
             labels = sub.label
             p4s, masks = [], []
@@ -347,8 +351,9 @@ class Trainer:
             self.train_seconds += time.perf_counter() - tick
 
     def _out_of_time(self, epoch_seconds: float) -> bool:
-        """With a time limit: stop before an epoch that would end after it, and shorten the
-        plan (and the cosine schedule with it) to the epochs that still fit."""
+        """With a time limit: stop before an epoch that would end after it, and re-plan (with the
+        cosine schedule) to the configured epochs or, if fewer, those that still fit at the
+        pace of the last epoch."""
         limit = self.config.train.time_limit_minutes
         if limit is None:
             return False
@@ -356,8 +361,9 @@ class Trainer:
         fit = int(remaining // max(epoch_seconds, 1e-9))
         if fit < 1:
             return True
-        if self.epoch + fit < self.planned_epochs:
-            self.set_planned_epochs(self.epoch + fit)
+        plan = min(self.epoch + fit, self.config.train.epochs)
+        if plan != self.planned_epochs:
+            self.set_planned_epochs(plan)
         return False
 
     def set_planned_epochs(self, epochs: int) -> None:
