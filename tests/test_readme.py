@@ -54,6 +54,7 @@ EXCLUDED_PREFIXES = {
     "hepvae convert": "needs input files the README does not produce (JetNet HDF5, NanoAOD)",
     "cmake": "the C++ example needs the onnxruntime C++ headers and an exported model",
     "exports/cpp/build/hepvae-sample": "the C++ sampler, built by the cmake line above",
+    "python benchmarks/fidelity.py": "the fidelity benchmark (simulation and training, minutes to hours)",
 }
 EXCLUDED_OPTIONS = {
     "--scheduler": "needs a running dask scheduler",
