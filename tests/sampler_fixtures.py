@@ -16,23 +16,11 @@ _CACHE: dict[str, object] = {}
 
 
 def tiny_config(steps: int = 60):
-    from hepvae.model import LossConfig, ModelConfig, NetConfig
+    from hepvae.model import LossConfig
     from hepvae.train.config import Config, DataConfig, OptimConfig
+    from tests.model_helpers import small_config
 
-    net = NetConfig(hidden_v=4, hidden_s=16, blocks=1, heads=2)
-    model = ModelConfig(
-        n_particles=N_PARTICLES,
-        latent_dim=8,
-        label_dim=4,
-        hidden=16,
-        encoder=net,
-        decoder=net,
-        max_hyperedges=16,
-        edge_dim=8,
-        fusion_heads=2,
-        lift_channels=4,
-        readout_channels=2,
-    )
+    model = small_config(N_PARTICLES, max_edges=128)
     data = DataConfig(default_jet_types=list(TRAINED), batch_size=32, val_fraction=0.0)
     train = OptimConfig(
         epochs=100,

@@ -149,3 +149,16 @@ def test_inspect_cli(jet_file, tmp_path, capsys):
     assert main(["inspect", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad.root" in err
+
+
+def test_run_and_luminosity_block_round_trip(tmp_path):
+    from hepvae.data.schema import make_jets
+
+    jets = make_jets(
+        [900.0, 950.0], [0.1, -0.2], [0.0, 1.0], [80.0, 90.0], 3,
+        [[500.0, 400.0], [600.0]], [[0.1, 0.0], [-0.2]], [[0.0, 0.1], [1.0]],
+        run=[7, 8], luminosity_block=[3, 4],
+    )  # fmt: skip
+    back = read_jets(write_jets(tmp_path / "rl.root", jets))
+    assert ak.to_list(back.run) == [7, 8]
+    assert ak.to_list(back.luminosityBlock) == [3, 4]

@@ -102,8 +102,8 @@ def make_jets(
     part_mass: Any | None = None,
     nparticles: Any | None = None,
     event: Any | None = None,
-    run: int = 1,
-    luminosity_block: int = 1,
+    run: Any = 1,
+    luminosity_block: Any = 1,
 ) -> ak.Array:
     """Build a jet array in the in-memory schema from flat jet and jagged constituent arrays.
 
@@ -142,14 +142,22 @@ def make_jets(
     )
     return ak.zip(
         {
-            "run": np.full(n, run, dtype=np.uint32),
-            "luminosityBlock": np.full(n, luminosity_block, dtype=np.uint32),
+            "run": np.broadcast_to(np.asarray(run, dtype=np.uint32), (n,)).copy(),
+            "luminosityBlock": np.broadcast_to(
+                np.asarray(luminosity_block, dtype=np.uint32), (n,)
+            ).copy(),
             "event": np.asarray(event, dtype=np.uint64),
             "Jet": jet,
             "Part": part,
         },
         depth_limit=1,
     )
+
+
+def _empty_jets() -> ak.Array:
+    """A jet array with no jets, typed like every other."""
+    no_parts = ak.Array([[0.0]])[:0]
+    return make_jets([], [], [], [], [], no_parts, no_parts, no_parts)
 
 
 def check_jets(jets: ak.Array, source: str) -> None:
@@ -252,8 +260,7 @@ class JetWriter:
         os.replace(self._tmp, self.path)
 
     def write_empty(self) -> None:
-        empty = make_jets([], [], [], [], [], ak.Array([[0.0]])[:0], [[0.0]][:0], [[0.0]][:0])
-        data = _branch_arrays(empty)
+        data = _branch_arrays(_empty_jets())
         types = {k: (v.type if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()}
         self._tree = self._file.mktree(TREE, types, title="hepvae jets")
 
@@ -349,7 +356,8 @@ def _arrays_to_jets(arrays: ak.Array) -> ak.Array:
         arrays["Part_mass"],
         nparticles=arrays["Jet_nparticles"],
         event=arrays["event"],
-        run=1,
+        run=arrays["run"],
+        luminosity_block=arrays["luminosityBlock"],
     )
 
 
@@ -399,7 +407,7 @@ def read_jets(
         if max_jets is not None and total >= max_jets:
             break
     if not chunks:
-        return make_jets([], [], [], [], [], ak.Array([[0.0]])[:0], [[0.0]][:0], [[0.0]][:0])
+        return _empty_jets()
     return chunks[0] if len(chunks) == 1 else ak.concatenate(chunks)
 
 
