@@ -181,6 +181,7 @@ def train(state: State, run_dir: Path, config, upstream: str) -> Path:
         jets_per_second=round(result.jets_per_second, 1),
         best_val=result.best_val,
         resumed=resume is not None,
+        finished=time.time(),  # identifies this training run for the steps after it
     )
     log(f"{name}: finished in {seconds:.1f} s ({result.steps} steps, {result.epochs} epochs)")
     return checkpoint
@@ -431,7 +432,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     config = train_config(args.config, train_files, args.max_train_minutes)
     checkpoint = train(state, work / "run", config, data_key)
-    train_key = digest([state.steps["train"]["settings"], state.steps["train"]["seconds"]])
+    train_key = digest([state.steps["train"]["settings"], state.steps["train"]["finished"]])
 
     device = resolve_device(config.train.device).type
     generated = generate(state, checkpoint, work / "generated", sizes[2], device, train_key)
