@@ -69,5 +69,11 @@ def barrier(info: DistInfo) -> None:
 
 
 def shutdown(info: DistInfo) -> None:
+    """Leave the process group once every process has arrived here.
+
+    Without the barrier a process that finishes first tears down its gloo connections while a
+    peer still uses them, and the peer aborts ("terminate called without an active exception").
+    """
     if info.enabled and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
