@@ -181,6 +181,7 @@ def train(state: State, run_dir: Path, config, upstream: str) -> Path:
         jets_per_second=round(result.jets_per_second, 1),
         best_val=result.best_val,
         resumed=resume is not None,
+        commit=commit(),  # the code that trained the model
         finished=time.time(),  # identifies this training run for the steps after it
     )
     log(f"{name}: finished in {seconds:.1f} s ({result.steps} steps, {result.epochs} epochs)")
@@ -291,7 +292,7 @@ def results(metrics: dict, state: State, args, sizes: tuple[int, int, int]) -> d
         "note": args.note,
         "config": str(args.config),
         "config_digest": digest(train_entry["settings"]["config"]),
-        "commit": commit(),
+        "commit": train_entry.get("commit", commit()),
         "hardware": hardware(),
         "sizes": {
             "train_per_class": sizes[0],
