@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--temperatures", default="1", help="prior temperatures, comma-separated")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", type=Path, default=Path("outputs/ablation"))
+    p.add_argument("--note", default="", help="a paragraph written above the table")
     p.add_argument("-o", "--output", type=Path, help="markdown table (default: print only)")
     args = p.parse_args(argv)
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
                 add(jet_type, name, sample, arrays[jet_type][: args.n], array)
 
     result = {"command": shlex.join(["python", "benchmarks/ablation.py", *(argv or sys.argv[1:])]),
-              "n_per_sample": args.n, "variants": dict(variants), "rows": rows}  # fmt: skip
+              "note": args.note, "n_per_sample": args.n, "variants": dict(variants), "rows": rows}  # fmt: skip
     header = "| class | variant | sample | " + " | ".join(
         f"{m.upper()} [{UNITS[m]:.0e}]" for m in metrics
     )
@@ -199,7 +200,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(table, flush=True)
     if args.output:
         with atomic_path(args.output) as tmp:
-            tmp.write_text(f"Produced by:\n\n    {result['command']}\n\n{table}\n")
+            note = f"{args.note}\n\n" if args.note else ""
+            tmp.write_text(f"{note}Produced by:\n\n    {result['command']}\n\n{table}\n")
         write_json(args.output.with_suffix(".json"), result)
     return result
 

@@ -33,6 +33,7 @@ def test_ablation_compares_a_checkpoint_with_the_truth_baseline(tmp_path, tmp_pa
     table = [line for line in out.read_text().splitlines() if line.startswith("|")]
     assert len(table) == 2 + len(rows)
     assert json.loads(out.with_suffix(".json").read_text())["rows"] == rows
+    assert "Produced by" in out.read_text() and result["command"] in out.read_text()
 
     # the held-out jets are simulated once
     held = sorted((tmp_path / "work").glob("heldout_*.root"))
