@@ -36,7 +36,7 @@ from hepvae.config import from_dict  # noqa: E402
 from hepvae.data.schema import label_of, read_jets  # noqa: E402
 from hepvae.errors import HepvaeError  # noqa: E402
 from hepvae.evaluate.metrics import METRICS, compute_metrics, sample_sizes  # noqa: E402
-from hepvae.physics.coords import to_jetnet  # noqa: E402
+from hepvae.physics.coords import JET_AXES, to_jetnet  # noqa: E402
 from hepvae.sampling import padded_to_jets  # noqa: E402
 from hepvae.train.config import Config, load_train_config  # noqa: E402
 
@@ -104,7 +104,12 @@ def heldout(workdir: Path, n: int) -> dict[str, np.ndarray]:
 
 @torch.no_grad()
 def variant_samples(
-    checkpoint: Path, jets, n: int, seed: int, temperatures: tuple[float, ...] = (1.0,)
+    checkpoint: Path,
+    jets,
+    n: int,
+    seed: int,
+    temperatures: tuple[float, ...] = (1.0,),
+    jet_axis: str = "constituents",
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per class, JetNet arrays of the reconstructed half B and of ``n`` jets generated at
     each prior temperature."""
@@ -120,13 +125,13 @@ def variant_samples(
         p4, mask = model.reconstruct(b.p4.to(model.p4_scale.dtype), b.mask, b.label)
         labels = np.full(n, label)
         rec = padded_to_jets(p4.numpy(), mask.sum(1).numpy(), labels)
-        out[jet_type] = {"reconstructed": to_jetnet(rec)}
+        out[jet_type] = {"reconstructed": to_jetnet(rec, jet_axis=jet_axis)}
         for temperature in temperatures:
             generator = torch.Generator().manual_seed(seed + label)
             p4, mask, _ = model.sample(n, label, temperature, generator)
             gen = padded_to_jets(p4.numpy(), mask.sum(1).numpy(), labels)
             name = "generated" if temperature == 1.0 else f"generated T={temperature:g}"
-            out[jet_type][name] = to_jetnet(gen)
+            out[jet_type][name] = to_jetnet(gen, jet_axis=jet_axis)
     return out
 
 
@@ -145,6 +150,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--metrics", default="w1m,w1p,fpd", help="comma-separated")
     p.add_argument("--temperatures", default="1", help="prior temperatures, comma-separated")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jet-axis", choices=JET_AXES, default="constituents",
+                   help="JetNet coordinates relative to (see hepvae evaluate --jet-axis)")  # fmt: skip
     p.add_argument("--workdir", type=Path, default=Path("outputs/ablation"))
     p.add_argument("--note", default="", help="a paragraph written above the table")
     p.add_argument("-o", "--output", type=Path, help="markdown table (default: print only)")
@@ -176,17 +183,19 @@ def main(argv: list[str] | None = None) -> dict:
         shown = ", ".join(f"{m} {fmt(*rows[-1][m], UNITS[m])}" for m in metrics)
         log(f"{jet_type} {name} {sample}: {shown}")
 
-    arrays = {t: to_jetnet(real) for t, real in jets.items()}
+    arrays = {t: to_jetnet(real, jet_axis=args.jet_axis) for t, real in jets.items()}
     for jet_type in CLASSES:
         add(jet_type, "Pythia", "truth", arrays[jet_type][: args.n], arrays[jet_type][args.n :])
     for name, checkpoint in variants:
-        samples = variant_samples(Path(checkpoint), jets, args.n, args.seed, temperatures)
+        samples = variant_samples(
+            Path(checkpoint), jets, args.n, args.seed, temperatures, args.jet_axis
+        )
         for jet_type in CLASSES:
             for sample, array in samples[jet_type].items():
                 add(jet_type, name, sample, arrays[jet_type][: args.n], array)
 
     result = {"command": shlex.join(["python", "benchmarks/ablation.py", *(argv or sys.argv[1:])]),
-              "note": args.note, "n_per_sample": args.n, "variants": dict(variants), "rows": rows}  # fmt: skip
+              "note": args.note, "jet_axis": args.jet_axis, "n_per_sample": args.n, "variants": dict(variants), "rows": rows}  # fmt: skip
     header = "| class | variant | sample | " + " | ".join(
         f"{m.upper()} [{UNITS[m]:.0e}]" for m in metrics
     )

@@ -206,3 +206,55 @@ def test_cli_bad_input_is_one_line(samples, tmp_path, capsys, extra, message):
     assert code == 2
     assert message in err[-1]
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_jet_axis_constituents_resums_the_leading_particles():
+    from hepvae.commands.evaluate import JET_AXES as CLI_AXES
+    from hepvae.physics.coords import JET_AXES, to_jetnet
+
+    assert CLI_AXES == JET_AXES
+    jets = random_jets(40, seed=21, max_particles=30)
+    cut = 8
+    own, stored = to_jetnet(jets, cut, "constituents"), to_jetnet(jets, cut, "stored")
+    # an independent sum of the leading `cut` massless constituents, jet by jet
+    for i in range(len(jets)):
+        part = jets.Part[i]
+        pt, eta, phi = (np.asarray(getattr(part, k), dtype=np.float64)[:cut]
+                        for k in ("pt", "eta", "phi"))  # fmt: skip
+        px, py, pz = (pt * np.cos(phi)).sum(), (pt * np.sin(phi)).sum(), (pt * np.sinh(eta)).sum()
+        jet_pt = np.hypot(px, py)
+        jet_eta, jet_phi = np.arcsinh(pz / jet_pt), np.arctan2(py, px)
+        n = len(pt)
+        np.testing.assert_allclose(own[i, :n, 2], pt / jet_pt, rtol=1e-5)
+        np.testing.assert_allclose(own[i, :n, 0], eta - jet_eta, atol=1e-5)
+        dphi = (phi - jet_phi + np.pi) % (2 * np.pi) - np.pi
+        np.testing.assert_allclose(own[i, :n, 1], dphi, atol=1e-5)
+    # jets with more than `cut` constituents: the stored jet carries pT the cut ones lack
+    longer = np.asarray(ak.num(jets.Part, axis=1)) > cut
+    assert longer.any() and (stored[longer, :, 2].sum(1) < own[longer, :, 2].sum(1)).all()
+    # jets of at most `cut` constituents, stored as their sum: both axes agree
+    short = ~longer
+    np.testing.assert_allclose(own[short], stored[short], atol=1e-5)
+    with pytest.raises(ValueError, match="jet_axis"):
+        to_jetnet(jets, cut, "beam")
+
+
+def test_a_generator_of_exact_leading_constituents_matches_truth(tmp_path):
+    """Real jets cut to 6 constituents: a 'generator' that emits exactly such leading-6
+    systems (its jets the sum of them, as hepvae writes them) agrees with the truth baseline
+    when the axis is the constituents' sum, and is far off relative to the stored full jets."""
+    from hepvae.physics.coords import leading_system
+
+    real = random_jets(600, seed=31, max_particles=30)
+    generated = leading_system(random_jets(300, seed=32, max_particles=30), 6)
+    real_path = write_jets(tmp_path / "real.root", real)
+    gen_path = write_jets(tmp_path / "gen.root", generated)
+    kwargs = {"n_particles": 6, "metrics": ("w1m", "w1p"), "seed": 0}
+    own = evaluate(real_path, gen_path, jet_axis="constituents", **kwargs)
+    stored = evaluate(real_path, gen_path, jet_axis="stored", **kwargs)
+    assert own["settings"]["jet_axis"] == "constituents"
+    for name in ("w1m", "w1p"):
+        assert abs(_pull(own["jet_types"]["t"]["metrics"][name])) < 3
+        assert _pull(stored["jet_types"]["t"]["metrics"][name]) > 5
+    with pytest.raises(HepvaeError, match="jet axis"):
+        evaluate(real_path, gen_path, jet_axis="beam", **kwargs)

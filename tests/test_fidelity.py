@@ -62,6 +62,7 @@ def test_fidelity_pipeline_writes_table_and_resumes(tmp_path, capsys):
     assert first["training"]["steps"] == 2 and first["hardware"]["cpu_threads"] >= 1
     assert first["scale"] == "tiny" and not first["full_scale"]
     assert "Reduced-size run" in md and first["command"] in md
+    assert first["jet_axis"] == "constituents" and fidelity.AXIS_TEXT["constituents"] in md
     table = [line for line in md.splitlines() if line.startswith("|")]
     assert len(table) == 2 + len(first["rows"])  # header, rule, rows
     assert table[0].split("|")[1:-1] == [f" {c} " for c in fidelity.COLUMNS]

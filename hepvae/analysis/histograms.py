@@ -19,7 +19,7 @@ import hist
 import numpy as np
 
 from hepvae.physics import observables as obs
-from hepvae.physics.coords import relative_coordinates
+from hepvae.physics.coords import JET_AXES, constituent_jets, relative_coordinates
 
 
 @dataclass(frozen=True)
@@ -174,12 +174,21 @@ def fill(
     parts: ak.Array,
     r0: float = 0.8,
     eec3_particles: int | None = 30,
+    jet_axis: str = "constituents",
 ) -> None:
     """Fill the histograms from one chunk: ``jets`` [N] records and their jagged ``parts``.
 
     ``r0`` is the N-subjettiness radius, ``eec3_particles`` the leading constituents used for
-    the projected E3C (None: all).
+    the projected E3C (None: all). ``jet_axis="constituents"`` takes the jet pT, eta, mass and
+    the constituents' relative coordinates from the sum of the stored constituents (what a
+    generator emits), ``"stored"`` from the stored jet (for simulated jets: all constituents,
+    also those beyond the stored ones).
     """
+    if jet_axis not in JET_AXES:
+        raise ValueError(f"jet_axis must be one of {JET_AXES}, got {jet_axis!r}")
+    if jet_axis == "constituents":
+        plain = ak.zip({k: jets[k] for k in ("pt", "eta", "phi", "mass", "label", "nparticles")})
+        jets = constituent_jets(plain, parts)
     n = len(jets)
     hists["jet_pt"].fill(_np(jets.pt))
     hists["jet_eta"].fill(_np(jets.eta))

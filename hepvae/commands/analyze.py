@@ -63,6 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--r0", type=positive_float, default=0.8, help="N-subjettiness R0 (default: 0.8)"
     )
+    p.add_argument(
+        "--jet-axis",
+        choices=("constituents", "stored"),
+        default="constituents",
+        help="jet pT, eta, mass and relative coordinates from the sum of the stored "
+        "constituents (default; what a generator emits) or from the stored jet",
+    )
     p.set_defaults(func=run)
 
 
@@ -78,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
 
     datasets = parse_datasets(args.datasets)
     binning = load_config(Binning, args.binning) if args.binning else Binning()
-    processor = JetObservables(binning, r0=args.r0, eec3_particles=args.eec3_particles)
+    processor = JetObservables(
+        binning, r0=args.r0, eec3_particles=args.eec3_particles, jet_axis=args.jet_axis
+    )
     start = time.perf_counter()
     result = run_analysis(
         datasets,

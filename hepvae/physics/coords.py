@@ -6,6 +6,7 @@ import awkward as ak
 import numpy as np
 
 from hepvae.data.schema import wrap_phi
+from hepvae.physics.p4 import constituents, sum_p4
 
 
 def relative_coordinates(jets: ak.Array) -> ak.Array:
@@ -35,12 +36,47 @@ def from_relative(
     return pt_rel * jet_pt, eta_rel + jet_eta, wrap_phi(phi_rel + jet_phi)
 
 
-def to_jetnet(jets: ak.Array, n_particles: int = 30) -> np.ndarray:
+#: what the JetNet coordinates are relative to (see :func:`to_jetnet`)
+JET_AXES = ("constituents", "stored")
+
+
+def constituent_jets(jets: ak.Array, parts: ak.Array) -> ak.Array:
+    """``jets`` records with pt [GeV], eta, phi and mass [GeV] replaced by those of the sum of
+    ``parts`` (jagged, pt/eta/phi/mass); other fields (label, nparticles, ...) are kept."""
+    total = sum_p4(constituents(parts.pt, parts.eta, parts.phi, parts.mass))
+    kinematics = {
+        "pt": total.pt,
+        "eta": total.eta,
+        "phi": wrap_phi(total.phi),
+        "mass": np.sqrt(np.maximum(total.mass2, 0.0)),
+    }
+    for name, values in kinematics.items():
+        jets = ak.with_field(jets, values, name)
+    return jets
+
+
+def leading_system(jets: ak.Array, n_particles: int) -> ak.Array:
+    """The jets cut to their leading ``n_particles`` constituents, each ``Jet`` four-momentum
+    replaced by the sum of those constituents (:func:`constituent_jets`)."""
+    parts = jets.Part[ak.argsort(jets.Part.pt, axis=1, ascending=False)][:, :n_particles]
+    jets = ak.with_field(jets, parts, "Part")
+    return ak.with_field(jets, constituent_jets(jets.Jet, parts), "Jet")
+
+
+def to_jetnet(jets: ak.Array, n_particles: int = 30, jet_axis: str = "stored") -> np.ndarray:
     """Leading ``n_particles`` constituents as a JetNet array [N, n_particles, 4].
 
     Features per slot: ``eta_rel``, ``phi_rel``, ``pt_rel``, ``mask`` (1 for a real particle);
     empty slots are zero. Constituents are sorted by descending pT first.
+    ``jet_axis="stored"`` takes the coordinates relative to the stored ``Jet`` (the JetNet
+    convention: the jet of all constituents, so ``sum(pt_rel) < 1`` when some are cut);
+    ``"constituents"`` relative to the sum of the leading ``n_particles`` constituents, the jet
+    a generator emits (``sum(pt_rel) = 1`` up to the angles).
     """
+    if jet_axis not in JET_AXES:
+        raise ValueError(f"jet_axis must be one of {JET_AXES}, got {jet_axis!r}")
+    if jet_axis == "constituents":
+        jets = leading_system(jets, n_particles)
     rel = relative_coordinates(jets)
     rel = rel[ak.argsort(rel.pt_rel, axis=1, ascending=False)][:, :n_particles]
     out = np.zeros((len(jets), n_particles, 4), dtype=np.float32)
