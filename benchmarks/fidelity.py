@@ -308,6 +308,7 @@ def results(metrics: dict, state: State, args, sizes: tuple[int, int, int]) -> d
         "config": str(args.config),
         "config_digest": digest(train_entry["settings"]["config"]),
         "commit": train_entry.get("commit", commit()),
+        "evaluation_commit": commit(),
         "hardware": hardware(),
         "sizes": {
             "train_per_class": sizes[0],
@@ -348,7 +349,13 @@ def markdown(res: dict) -> str:
         "",
         f"    {res['command']}",
         "",
-        f"- commit: `{res['commit']}`; config: `{res['config']}` (digest {res['config_digest']})",
+        f"- commit: `{res['commit']}` (trained)"
+        + (
+            ""
+            if res["evaluation_commit"] == res["commit"]
+            else f", `{res['evaluation_commit']}` (generated jets evaluated)"
+        )
+        + f"; config: `{res['config']}` (digest {res['config_digest']})",
         f"- hardware: {hw['cpu']}, {hw['cpu_threads']} CPU threads (torch {hw['torch_threads']})"
         + (f", GPU {hw['gpu']}" if hw["gpu"] else ", no GPU"),
         f"- jets per class: {sizes['train_per_class']:,} training (incl. "
