@@ -424,7 +424,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="training time limit (train.time_limit_minutes)")  # fmt: skip
     p.add_argument("--metrics", default="w1m,w1p,w1efp,fpd,kpd", help="comma-separated")
     p.add_argument("--note", default="", help="a line added to the markdown table")
-    p.add_argument("--jet-axis", choices=("constituents", "stored"), default="constituents",
+    p.add_argument("--jet-axis", choices=tuple(AXIS_TEXT), default="constituents",
                    help="JetNet coordinates relative to the sum of the leading 30 constituents "
                    "(default) or to the stored jet (see hepvae evaluate --jet-axis)")  # fmt: skip
     args = p.parse_args(argv)

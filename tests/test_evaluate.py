@@ -209,7 +209,7 @@ def test_cli_bad_input_is_one_line(samples, tmp_path, capsys, extra, message):
 
 
 def test_jet_axis_constituents_resums_the_leading_particles():
-    from hepvae.commands.evaluate import JET_AXES as CLI_AXES
+    from hepvae.commands import JET_AXES as CLI_AXES
     from hepvae.physics.coords import JET_AXES, to_jetnet
 
     assert CLI_AXES == JET_AXES

@@ -23,3 +23,33 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return value
+
+
+#: choices of ``--jet-axis`` (:data:`hepvae.physics.coords.JET_AXES`; a test keeps them equal)
+JET_AXES = ("constituents", "stored")
+
+
+def add_jet_axis(p: argparse.ArgumentParser) -> None:
+    """``--jet-axis``: jet kinematics relative to the leading constituents' sum or the stored jet."""
+    p.add_argument(
+        "--jet-axis",
+        choices=JET_AXES,
+        default="constituents",
+        help="jet kinematics and relative coordinates from the sum of the leading stored "
+        "constituents (default; the jet a generator emits) or from the stored jet (the JetNet "
+        "convention)",
+    )
+
+
+def add_dask_options(p: argparse.ArgumentParser, what: str, metavar: str = "N") -> None:
+    """Mutually exclusive ``--scheduler`` / ``--local-cluster``: where ``what`` runs on dask."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler", metavar="tcp://HOST:PORT", help=f"run {what} on this dask scheduler"
+    )
+    where.add_argument(
+        "--local-cluster",
+        type=positive_int,
+        metavar=metavar,
+        help=f"run {what} on a dask LocalCluster of {metavar} single-threaded worker processes",
+    )

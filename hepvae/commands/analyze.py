@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hepvae.commands import positive_float, positive_int
+from hepvae.commands import add_dask_options, add_jet_axis, positive_float, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,16 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="coffea executor (default: iterative; dask with --scheduler/--local-cluster)",
     )
-    where = p.add_mutually_exclusive_group()
-    where.add_argument(
-        "--scheduler", metavar="tcp://HOST:PORT", help="address of a running dask scheduler"
-    )
-    where.add_argument(
-        "--local-cluster",
-        type=positive_int,
-        metavar="N",
-        help="start a dask LocalCluster with N single-threaded worker processes",
-    )
+    add_dask_options(p, "the processor")
     p.add_argument(
         "--workers",
         type=positive_int,
@@ -63,13 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--r0", type=positive_float, default=0.8, help="N-subjettiness R0 (default: 0.8)"
     )
-    p.add_argument(
-        "--jet-axis",
-        choices=("constituents", "stored"),
-        default="constituents",
-        help="jet pT, eta, mass and relative coordinates from the sum of the stored "
-        "constituents (default; what a generator emits) or from the stored jet",
-    )
+    add_jet_axis(p)
     p.set_defaults(func=run)
 
 

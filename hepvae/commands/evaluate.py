@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from hepvae.commands import positive_int
+from hepvae.commands import add_jet_axis, positive_int
 
 METRIC_NAMES = ("w1m", "w1p", "w1efp", "fpd", "kpd")
-JET_AXES = ("constituents", "stored")  # hepvae.physics.coords.JET_AXES (a test keeps them equal)
 
 
 def _metric_list(text: str) -> list[str]:
@@ -48,13 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=30,
         help="leading constituents per jet in the JetNet arrays (default: 30)",
     )
-    p.add_argument(
-        "--jet-axis",
-        choices=JET_AXES,
-        default="constituents",
-        help="JetNet coordinates relative to the sum of the leading --particles constituents "
-        "(default; what a generator emits) or to the stored jet (the JetNet convention)",
-    )
+    add_jet_axis(p)
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument(
         "--metrics",

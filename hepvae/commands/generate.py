@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hepvae.commands import positive_float, positive_int
+from hepvae.commands import add_dask_options, positive_float, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,16 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default cpu")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--shards", type=positive_int, default=1, metavar="K", help="output files")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument(
-        "--scheduler", metavar="tcp://HOST:PORT", help="run the shards on this dask scheduler"
-    )
-    where.add_argument(
-        "--local-cluster",
-        type=positive_int,
-        metavar="W",
-        help="run the shards on a local dask cluster of W single-threaded workers",
-    )
+    add_dask_options(p, "the shards", metavar="W")
     p.add_argument("-o", "--output", required=True, metavar="OUT.root", help="output file")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
