@@ -146,11 +146,12 @@ def test_fit_mixture_recovers_two_clusters_and_samples_them():
     assert torch.allclose(torch.diagonal(cov, dim1=-2, dim2=-1).sqrt(),
                           torch.tensor([[0.1, 0.1], [0.3, 0.3]]), rtol=0.15)  # fmt: skip
     n = 6000
-    z = sample_prior(w.expand(n, -1), m.expand(n, -1, -1), tril.expand(n, -1, -1, -1),
+    one_class = torch.zeros(n, dtype=torch.long)
+    z = sample_prior(w[None], m[None], tril[None], one_class,
                      torch.randn(n, 2, generator=gen), torch.rand(n, generator=gen),
                      torch.ones(n))  # fmt: skip
     assert abs(float((z[:, 0] > 0).float().mean()) - 2 / 3) < 0.02
-    cold = sample_prior(w.expand(n, -1), m.expand(n, -1, -1), tril.expand(n, -1, -1, -1),
+    cold = sample_prior(w[None], m[None], tril[None], one_class,
                         torch.randn(n, 2, generator=gen), torch.rand(n, generator=gen),
                         torch.full((n,), 0.1))  # fmt: skip
     # T scales the whole prior about the mixture mean: spread shrinks by T

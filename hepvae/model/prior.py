@@ -77,20 +77,24 @@ def sample_prior(
     weights: torch.Tensor,
     means: torch.Tensor,
     tril: torch.Tensor,
+    label: torch.Tensor,
     eps: torch.Tensor,
     u: torch.Tensor,
     temperature: torch.Tensor,
 ) -> torch.Tensor:
-    """z [B, D] from per-jet mixtures (weights [B, K], means [B, K, D], tril [B, K, D, D]),
-    normal noise eps [B, D], uniforms u [B] (component choice) and temperature [B].
+    """z [B, D] from the class mixtures (weights [L, K], means [L, K, D], tril [L, K, D, D]) of
+    each jet's ``label`` [B], normal noise eps [B, D], uniforms u [B] (component choice) and
+    temperature [B].
 
     The temperature T scales the whole prior's spread about the mixture's mean m:
-    z = m + T (mean_k - m + L_k eps); T = 1 samples the mixture itself."""
-    below = (weights.cumsum(-1) < u.unsqueeze(-1)).to(torch.long).sum(-1)
-    k = below.clamp(max=weights.shape[-1] - 1)
-    d = means.shape[-1]
-    mean = means.gather(1, k.view(-1, 1, 1).expand(-1, 1, d)).squeeze(1)
-    chol = tril.gather(1, k.view(-1, 1, 1, 1).expand(-1, 1, d, d)).squeeze(1)
-    center = (weights.unsqueeze(-1) * means).sum(1)
+    z = m + T (mean_k - m + L_k eps); T = 1 samples the mixture itself. Only the chosen
+    component's Cholesky factor is gathered per jet."""
+    n_components = weights.shape[-1]
+    w = weights[label]
+    below = (w.cumsum(-1) < u.unsqueeze(-1)).to(torch.long).sum(-1)
+    index = label * n_components + below.clamp(max=n_components - 1)
+    mean = means.flatten(0, 1)[index]
+    chol = tril.flatten(0, 1)[index]
+    center = (weights.unsqueeze(-1) * means).sum(1)[label]
     spread = mean - center + (chol @ eps.unsqueeze(-1)).squeeze(-1)
     return center + temperature.unsqueeze(-1) * spread

@@ -46,9 +46,10 @@ class JetSampler(nn.Module):
         temp = temperature.reshape(-1) * noise.new_ones(noise.shape[0])
         u = 0.5 * (1.0 + torch.erf(noise[:, latent:] / math.sqrt(2.0)))
         z = sample_prior(
-            vae.prior_weights[label],
-            vae.prior_means[label],
-            vae.prior_tril[label],
+            vae.prior_weights,
+            vae.prior_means,
+            vae.prior_tril,
+            label,
             noise[:, :latent],
             u[:, 0],
             temp,
