@@ -1,21 +1,25 @@
 """Generation speed: torch and onnxruntime on the CPU (and GPU when present) against
 Pythia 8 + FastJet for the same jet type, in one run on one machine.
 
-    python benchmarks/bench_generate.py [--checkpoint CKPT] [--type t] [--jets 8192]
+    python benchmarks/bench_generate.py [--checkpoint CKPT] [--type t] [--cpp BUILD/hepvae-sample]
 
 Without --checkpoint the model has the default configuration (configs/default.yaml) and
 untrained weights, with its normalization from the simulated jets: the speed does not depend
 on the weights. Figures: wall-clock jets per second, and CPU microseconds per jet (process CPU
 time, all threads; with one thread this is the cost per core, and it depends much less on other
-load on the machine than the wall clock). "graph" times the network alone, "to jets" includes
-the conversion to awkward schema jets. Pythia 8 + FastJet runs in this process (one worker),
+load on the machine than the wall clock). "torch" and "onnxruntime" time the sampling graph
+alone; "Sampler to awkward" adds the conversion to schema jets, "Sampler to ROOT" the file
+writing; "C++ sampler" (with --cpp) runs the compiled example, CSV output included. Pythia 8 + FastJet runs in this process (one worker),
 Pythia's start-up per chunk of 250 jets included; the ratio column compares CPU per jet.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hepvae.data.schema import label_of  # noqa: E402
-from hepvae.sampling import label_range, noise_range, padded_to_jets  # noqa: E402
+from hepvae.sampling import label_range, noise_range  # noqa: E402
 
 
 def measure(run, jets: int, repeats: int) -> tuple[float, float]:
@@ -64,29 +68,55 @@ def default_model(jets):
     config = load_train_config(Path(__file__).resolve().parents[1] / "configs/default.yaml")
     m = config.model
     data = jets_to_tensors(jets, m.n_particles)
-    norm = compute_normalization(data.p4, data.mask, data.label, m.n_labels, m.max_hyperedges)
+    norm = compute_normalization(data.p4, data.mask, data.label, m)
     torch.manual_seed(0)
     return HyperVAE(m, norm, config.loss).eval()
+
+
+def cpp_run(program: str, model: Path, jet_type: str, n: int, batch: int, out: Path):
+    """A call of the C++ sampler (one thread); its CPU time is the child's (RUSAGE_CHILDREN)."""
+    args = [program, "--model", str(model), "--type", jet_type, "--n", str(n), "--seed", "1",
+            "--batch", str(batch), "--threads", "1", "-o", str(out)]  # fmt: skip
+
+    def run():
+        subprocess.run(args, check=True, capture_output=True)
+
+    return run
+
+
+def measure_child(run, jets: int, repeats: int) -> tuple[float, float]:
+    """As :func:`measure`, for a subprocess: its wall clock and its own CPU time."""
+    run()
+    best = (float("inf"), float("inf"))
+    for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall = time.perf_counter()
+        run()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        best = min(best, (time.perf_counter() - wall, cpu))
+    return jets / best[0], best[1] / jets * 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="trained checkpoint (default: untrained default)")
     parser.add_argument("--type", default="t", help="jet type (default t)")
-    parser.add_argument("--jets", type=int, default=8192, help="jets per timed call")
-    parser.add_argument("--batch", type=int, default=1024, help="batch size of the samplers")
+    parser.add_argument("--batches", default="1024,10240", help="batch sizes (comma-separated)")
     parser.add_argument("--pythia-jets", type=int, default=200, help="jets to simulate")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cpp", help="a built C++ sampler (exports/cpp: hepvae-sample)")
     args = parser.parse_args()
+    batches = [int(b) for b in args.batches.split(",")]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    rows: list[tuple[str, int, float, float]] = []  # (what, threads, jets/s, CPU us/jet)
+    rows: list[tuple[str, int, int, float, float]] = []  # (what, batch, threads, jets/s, us/jet)
 
     print(f"machine: {cores} cores, torch {torch.__version__}, jet type {args.type}")
     reference = pythia(args.type, args.pythia_jets)
     if reference is None:
         print("Pythia 8 + FastJet: hepvae.data.simulate not available, skipped")
     else:
-        rows.append(("Pythia 8 + FastJet", 1, *reference[0]))
+        rows.append(("Pythia 8 + FastJet", 0, 1, *reference[0]))
 
     from hepvae.export.graph import SamplerGraph
     from hepvae.export.onnx_export import export_graph, sampler_metadata
@@ -102,73 +132,77 @@ def main() -> None:
         norm = vae.normalization.to_dict()
         model = LoadedModel(vae, Path("untrained"), "", "", [label_of(args.type)], norm)
     graph = SamplerGraph(model.vae).eval()
-    n, batch = args.jets, args.batch
-    noise = noise_range(0, 0, n, graph.noise_dim)
-    labels = label_range(0, n, [label_of(args.type)])
+    label = label_of(args.type)
     temperature = np.ones(1, dtype=np.float32)
     print(
         f"model: {args.checkpoint or 'default config, untrained'}; "
         f"{sum(p.numel() for p in model.vae.parameters())} parameters, "
-        f"{graph.max_particles} particle slots; {n} jets per call, batch {batch}"
+        f"{graph.max_particles} particle slots; batches {batches}"
     )
 
-    def torch_run(device: str, to_jets: bool):
+    def torch_run(device: str, noise: np.ndarray, labels: np.ndarray, batch: int):
         g = graph.to(device)
         z, lab = torch.from_numpy(noise).to(device), torch.from_numpy(labels).to(device)
         t = torch.from_numpy(temperature).to(device)
 
         def run():
             with torch.no_grad():
-                for a in range(0, n, batch):
-                    p4, _, mult, _ = g(z[a : a + batch], lab[a : a + batch], t)
-                    if to_jets:
-                        padded_to_jets(p4.cpu().numpy(), mult.cpu().numpy(), labels[a : a + batch])
-                    elif device == "cuda":
+                for a in range(0, len(noise), batch):
+                    g(z[a : a + batch], lab[a : a + batch], t)
+                    if device == "cuda":
                         torch.cuda.synchronize()
 
         return run
 
-    for threads in sorted({1, cores}):
-        torch.set_num_threads(threads)
-        rows.append(("torch graph", threads, *measure(torch_run("cpu", False), n, args.repeats)))
-    torch.set_num_threads(1)
-    rows.append(("torch to jets", 1, *measure(torch_run("cpu", True), n, args.repeats)))
+    def ort_run(sampler: Sampler, noise: np.ndarray, labels: np.ndarray, batch: int):
+        def run():
+            for a in range(0, len(noise), batch):
+                sampler.run(noise[a : a + batch], labels[a : a + batch], temperature)
+
+        return run
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "sampler.onnx"
         start = time.perf_counter()
         export_graph(graph.cpu(), path, sampler_metadata(model, graph))
         print(f"export: {time.perf_counter() - start:.1f} s, {path.stat().st_size / 1e6:.1f} MB")
-        for threads in sorted({1, cores}):
-            sampler = Sampler(path, threads=threads)
+        samplers = {threads: Sampler(path, threads=threads) for threads in sorted({1, cores})}
+        for batch in batches:
+            n = max(batch, 8192)  # jets per timed call
+            noise = noise_range(0, 0, n, graph.noise_dim)
+            labels = label_range(0, n, [label])
+            for threads in sorted({1, cores}):
+                torch.set_num_threads(threads)
+                timing = measure(torch_run("cpu", noise, labels, batch), n, args.repeats)
+                rows.append(("torch", batch, threads, *timing))
+            torch.set_num_threads(1)
+            for threads, sampler in samplers.items():
+                timing = measure(ort_run(sampler, noise, labels, batch), n, args.repeats)
+                rows.append(("onnxruntime (Python)", batch, threads, *timing))
+            one, out = samplers[1], Path(tmp) / "jets.root"
+            to_jets = functools.partial(one.sample, n, args.type, batch_size=batch)
+            rows.append(("Sampler to awkward", batch, 1, *measure(to_jets, n, args.repeats)))
+            to_root = functools.partial(one.write, out, n, args.type, batch_size=batch)
+            rows.append(("Sampler to ROOT", batch, 1, *measure(to_root, n, args.repeats)))
+            if args.cpp:
+                run = cpp_run(args.cpp, path, args.type, n, batch, Path(tmp) / "jets.csv")
+                rows.append(("C++ sampler to CSV", batch, 1, *measure_child(run, n, args.repeats)))
+            if torch.cuda.is_available():
+                timing = measure(torch_run("cuda", noise, labels, batch), n, 5)
+                rows.append(("torch, GPU", batch, 0, *timing))
+                import onnxruntime
 
-            def ort_run(sampler=sampler):
-                for a in range(0, n, batch):
-                    sampler.run(noise[a : a + batch], labels[a : a + batch], temperature)
+                if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+                    gpu = Sampler(path, providers=["CUDAExecutionProvider"])
+                    rows.append(("onnxruntime, GPU", batch, 0, *measure(ort_run(gpu, noise, labels, batch), n, 5)))  # fmt: skip
 
-            rows.append(("onnxruntime graph", threads, *measure(ort_run, n, args.repeats)))
-        sampler = Sampler(path, threads=1)
-        sample = lambda: sampler.sample(n, args.type, batch_size=batch)  # noqa: E731
-        rows.append(("onnxruntime to jets (Sampler)", 1, *measure(sample, n, args.repeats)))
-        if torch.cuda.is_available():
-            rows.append(("torch graph, GPU", 0, *measure(torch_run("cuda", False), n, 5)))
-            import onnxruntime
-
-            if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
-                gpu = Sampler(path, providers=["CUDAExecutionProvider"])
-
-                def ort_gpu():
-                    for a in range(0, n, batch):
-                        gpu.run(noise[a : a + batch], labels[a : a + batch], temperature)
-
-                rows.append(("onnxruntime graph, GPU", 0, *measure(ort_gpu, n, 5)))
-
-    base = rows[0][3] if reference is not None else None
-    print(f"\n{'what':34s} {'threads':>7s} {'jets/s':>9s} {'CPU us/jet':>11s} {'x Pythia':>9s}")
-    for what, threads, rate, cpu in rows:
+    base = rows[0][4] if reference is not None else None
+    head = f"{'what':26s} {'batch':>6s} {'threads':>7s} {'jets/s':>9s} {'CPU us/jet':>11s} {'x Pythia':>9s}"
+    print("\n" + head)
+    for what, batch, threads, rate, cpu in rows:
         shown = "GPU" if threads == 0 else str(threads)
         ratio = f"{base / cpu:9.1f}" if base and threads else f"{'':9s}"
-        print(f"{what:34s} {shown:>7s} {rate:9.0f} {cpu:11.1f} {ratio}")
+        print(f"{what:26s} {batch or '':>6} {shown:>7s} {rate:9.0f} {cpu:11.1f} {ratio}")
     print("x Pythia: Pythia's CPU time per jet over this row's (per core for 1 thread)")
 
 
