@@ -52,8 +52,11 @@ EXCLUDED_PREFIXES = {
     "hepvae generate": "needs a trained checkpoint",
     "hepvae export": "needs a trained checkpoint",
     "hepvae convert": "needs input files the README does not produce (JetNet HDF5, NanoAOD)",
-    "cmake": "the C++ example needs the onnxruntime C++ headers and an exported model",
+    "bash .ci/onnxruntime.sh": "installation (downloads onnxruntime); CI's .ci/run does it",
+    "cmake": "the C++ example needs the onnxruntime C++ headers and an exported model; "
+    "tests/test_export.py builds and runs it",
     "exports/cpp/build/hepvae-sample": "the C++ sampler, built by the cmake line above",
+    "python benchmarks/bench_generate.py": "the generation speed benchmark (minutes; needs the C++ build)",
     "python benchmarks/fidelity.py": "the fidelity benchmark (simulation and training, minutes to hours)",
 }
 EXCLUDED_OPTIONS = {
