@@ -34,15 +34,21 @@ from hepvae.data.schema import label_of  # noqa: E402
 from hepvae.sampling import label_range, noise_range  # noqa: E402
 
 
-def measure(run, jets: int, repeats: int) -> tuple[float, float]:
+def child_cpu() -> float:
+    """CPU seconds used so far by this process's finished subprocesses."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(run, jets: int, repeats: int, cpu_clock=time.process_time) -> tuple[float, float]:
     """(jets per second, CPU microseconds per jet) of the fastest of ``repeats`` calls of
-    ``run()`` after one warm-up call."""
+    ``run()`` after one warm-up call; ``cpu_clock`` is :func:`child_cpu` for a subprocess."""
     run()
     best = (float("inf"), float("inf"))
     for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu = time.perf_counter(), cpu_clock()
         run()
-        best = min(best, (time.perf_counter() - wall, time.process_time() - cpu))
+        best = min(best, (time.perf_counter() - wall, cpu_clock() - cpu))
     return jets / best[0], best[1] / jets * 1e6
 
 
@@ -74,7 +80,7 @@ def default_model(jets):
 
 
 def cpp_run(program: str, model: Path, jet_type: str, n: int, batch: int, out: Path):
-    """A call of the C++ sampler (one thread); its CPU time is the child's (RUSAGE_CHILDREN)."""
+    """A call of the C++ sampler (one thread), timed with :func:`child_cpu`."""
     args = [program, "--model", str(model), "--type", jet_type, "--n", str(n), "--seed", "1",
             "--batch", str(batch), "--threads", "1", "-o", str(out)]  # fmt: skip
 
@@ -82,20 +88,6 @@ def cpp_run(program: str, model: Path, jet_type: str, n: int, batch: int, out: P
         subprocess.run(args, check=True, capture_output=True)
 
     return run
-
-
-def measure_child(run, jets: int, repeats: int) -> tuple[float, float]:
-    """As :func:`measure`, for a subprocess: its wall clock and its own CPU time."""
-    run()
-    best = (float("inf"), float("inf"))
-    for _ in range(repeats):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        wall = time.perf_counter()
-        run()
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-        best = min(best, (time.perf_counter() - wall, cpu))
-    return jets / best[0], best[1] / jets * 1e6
 
 
 def main() -> None:
@@ -186,7 +178,9 @@ def main() -> None:
             rows.append(("Sampler to ROOT", batch, 1, *measure(to_root, n, args.repeats)))
             if args.cpp:
                 run = cpp_run(args.cpp, path, args.type, n, batch, Path(tmp) / "jets.csv")
-                rows.append(("C++ sampler to CSV", batch, 1, *measure_child(run, n, args.repeats)))
+                rows.append(
+                    ("C++ sampler to CSV", batch, 1, *measure(run, n, args.repeats, child_cpu))
+                )
             if torch.cuda.is_available():
                 timing = measure(torch_run("cuda", noise, labels, batch), n, 5)
                 rows.append(("torch, GPU", batch, 0, *timing))
