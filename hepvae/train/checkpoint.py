@@ -180,8 +180,10 @@ def _fill_older(state: dict[str, Any]) -> None:
     train = config.get("train")
     if "planned_epochs" not in state and isinstance(train, dict) and "epochs" in train:
         state["planned_epochs"] = train["epochs"]
-    if "trained_labels" not in state and isinstance(config.get("model"), dict):
-        state["trained_labels"] = _default_labels(config)
+    model, data = config.get("model"), config.get("data")
+    if "trained_labels" not in state and isinstance(model, dict) and isinstance(data, dict):
+        if isinstance(model.get("n_labels"), int):
+            state["trained_labels"] = _default_labels(config)
 
 
 def _default_labels(config: dict[str, Any]) -> list[int]:
@@ -189,7 +191,7 @@ def _default_labels(config: dict[str, Any]) -> list[int]:
     run used it (no data files in the config), else every label of the model."""
     from hepvae.data.schema import label_of
 
-    data = config.get("data", {})
+    data = config["data"]
     if not data.get("files") and data.get("default_jet_types"):
         return sorted(label_of(name) for name in data["default_jet_types"])
     return list(range(int(config["model"]["n_labels"])))
