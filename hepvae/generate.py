@@ -10,7 +10,6 @@ here or on a dask cluster. Sharded output: ``OUT_<k>.root`` (see
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,60 +54,37 @@ class LoadedModel:
         }
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-_LOADED: dict[tuple[str, str, str], LoadedModel] = {}
-
-
-def trained_labels(state: dict[str, Any]) -> list[int]:
-    """Label codes a checkpoint's model was trained on.
-
-    ``trained_labels`` in the checkpoint when present; else the default data set's jet types
-    when the run used it (no data files in the config); else every label of the model.
-    """
-    from hepvae.data.schema import label_of
-
-    if "trained_labels" in state:
-        return sorted(int(k) for k in state["trained_labels"])
-    config = state["config"]
-    data = config.get("data", {})
-    if not data.get("files") and data.get("default_jet_types"):
-        return sorted(label_of(name) for name in data["default_jet_types"])
-    return list(range(int(config["model"]["n_labels"])))
+_LOADED: dict[tuple, LoadedModel] = {}
 
 
 def load_generator(checkpoint: str | os.PathLike, device: str = "cpu") -> LoadedModel:
-    """Restore the model of ``checkpoint`` on ``device`` in eval mode (cached per process).
+    """Restore the model of ``checkpoint`` on ``device`` in eval mode.
 
-    Raises :class:`HepvaeError` for a missing, truncated or foreign checkpoint.
+    The file is read once per process and kept while it is unchanged (same size, modification
+    time and inode), so that the shards of a run share it. Raises :class:`HepvaeError` for a
+    missing, truncated or foreign checkpoint.
     """
     from hepvae.device import resolve_device
-    from hepvae.train.checkpoint import load_checkpoint, load_model
+    from hepvae.train.checkpoint import Checkpoint
 
     path = Path(checkpoint)
     if not path.is_file():
         raise HepvaeError(f"{path}: no such checkpoint file")
     target = resolve_device(device)
-    sha = _sha256(path)
-    key = (str(path.resolve()), sha, str(target))
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, str(target))
     if key in _LOADED:
         return _LOADED[key]
-    state = load_checkpoint(path, map_location="cpu")
-    vae, config = load_model(path, device=target)
+    ckpt = Checkpoint.load(path, map_location="cpu")
+    vae, config = ckpt.build_model(target)
     loaded = LoadedModel(
         vae=vae,
         path=path,
-        sha256=sha,
+        sha256=ckpt.sha256 or "",
         config_hash=config.digest(),
-        trained_labels=trained_labels(state),
-        normalization=state["normalization"],
-        info={k: state[k] for k in ("epoch", "step") if k in state},
+        trained_labels=sorted(int(k) for k in ckpt.trained_labels),
+        normalization=ckpt.normalization,
+        info={"epoch": ckpt.epoch, "step": ckpt.step},
     )
     _LOADED[key] = loaded
     return loaded

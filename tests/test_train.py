@@ -11,7 +11,7 @@ import torch
 
 from hepvae.config import from_dict
 from hepvae.errors import ConfigError, HepvaeError
-from hepvae.train.checkpoint import load_checkpoint, load_model
+from hepvae.train.checkpoint import Checkpoint, load_model
 from hepvae.train.config import Config, load_train_config
 from hepvae.train.run import train
 from tests.train_helpers import tiny_config, tiny_data
@@ -20,7 +20,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def _weights(path):
-    return load_checkpoint(path)["model"]
+    return Checkpoint.load(path).model
 
 
 def test_resume_continues_exactly(tmp_path):
@@ -28,8 +28,8 @@ def test_resume_continues_exactly(tmp_path):
     n, k = 9, 4  # 6 steps per epoch: the stop falls mid-epoch, the end in the next epoch
     straight = train(tiny_config(max_steps=n), tmp_path / "a", train_data=data, val_data=val)
     train(tiny_config(max_steps=k), tmp_path / "b", train_data=data, val_data=val)
-    first = load_checkpoint(tmp_path / "b" / "last.pt")
-    assert (first["step"], first["epoch"], first["batch_in_epoch"]) == (k, 0, k)
+    first = Checkpoint.load(tmp_path / "b" / "last.pt")
+    assert (first.step, first.epoch, first.batch_in_epoch) == (k, 0, k)
     resumed = train(
         tiny_config(max_steps=n),
         tmp_path / "b",
@@ -212,8 +212,8 @@ def test_mixed_precision_checkpointing_and_accumulation_train(
         config, model=dataclasses.replace(config.model, gradient_checkpointing=checkpointing)
     )
     result = train(config, tmp_path, train_data=tiny_data(64), val_data=None)
-    state = load_checkpoint(result.last)
+    state = Checkpoint.load(result.last)
     assert result.steps == 2 and result.bad_steps == 0
-    assert all(torch.isfinite(w).all() for w in state["model"].values())
+    assert all(torch.isfinite(w).all() for w in state.model.values())
     if precision == "fp16":
-        assert state["scaler"]["scale"] > 0
+        assert state.scaler["scale"] > 0

@@ -17,7 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="YAML config (e.g. configs/default.yaml)")
     p.add_argument("--data", nargs="+", metavar="FILE", help="ROOT files in the hepvae schema")
     p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint")
-    p.add_argument("--save-dir", default="runs/hepvae", help="checkpoint folder (runs/hepvae)")
+    p.add_argument(
+        "--save-dir",
+        help="checkpoint folder (default: the folder of the --resume checkpoint, else runs/hepvae)",
+    )
     p.add_argument("--log-dir", help="TensorBoard folder (default: SAVE_DIR/logs)")
     p.set_defaults(func=run)
 
@@ -33,19 +36,20 @@ def run(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from hepvae.train.checkpoint import load_checkpoint
-    from hepvae.train.config import config_from_dict, load_train_config
+    from hepvae.train.checkpoint import Checkpoint
+    from hepvae.train.config import load_train_config
     from hepvae.train.run import train
 
-    if args.config is None and args.resume is not None:
-        config = config_from_dict(load_checkpoint(args.resume)["config"], where=args.resume)
+    resume = Checkpoint.load(args.resume) if args.resume is not None else None
+    if args.config is None and resume is not None:
+        config = resume.training_config()
     else:
         config = load_train_config(args.config)
     if args.data:
         config = dataclasses.replace(
             config, data=dataclasses.replace(config.data, files=list(args.data))
         )
-    result = train(config, args.save_dir, args.log_dir, args.resume)
+    result = train(config, args.save_dir, args.log_dir, resume)
     if int(os.environ.get("RANK", "0")) == 0:
         console = Console()
         console.print(

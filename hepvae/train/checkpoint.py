@@ -1,24 +1,32 @@
-"""Checkpoints: written atomically, read with ``torch.load(weights_only=True)``.
+"""Checkpoints: one typed :class:`Checkpoint`, written atomically, read once with
+``torch.load(weights_only=True)``.
 
-A checkpoint is one ``.pt`` file holding only tensors and plain Python values:
+On disk a checkpoint is one ``.pt`` file holding a dict of tensors and plain Python values
+(the format of every hepvae version so far, so older files still load):
 
 - ``format`` ("hepvae-checkpoint"), ``format_version``, ``hepvae_version``
 - ``config``: the full training config as a nested dict (:class:`hepvae.train.config.Config`)
 - ``config_digest``: a short hash of it
-- ``normalization``: :class:`hepvae.model.ModelNormalization` as a dict (GeV scale etc.)
+- ``normalization``: the model's normalization as a dict (GeV scale etc.)
 - ``model``: the model's state dict (float tensors)
 - ``optimizer``, ``scheduler``, ``scaler``: their state dicts
 - ``rng``: torch CPU (and CUDA) generator states, numpy's and Python's
 - ``epoch``, ``batch_in_epoch``, ``step``, ``bad_steps``, ``best_val``, ``history``
+- ``planned_epochs``, ``trained_labels`` (absent from the oldest files; filled in on loading)
 
-:func:`load_model` rebuilds the model from a checkpoint alone, for generation and export.
+:meth:`Checkpoint.load` reads a file and checks its keys; :meth:`Checkpoint.build_model`
+rebuilds the model from it alone, for generation and export.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
 import os
 import random
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,64 +37,193 @@ from hepvae.errors import HepvaeError
 
 FORMAT = "hepvae-checkpoint"
 FORMAT_VERSION = 1
+#: keys that describe the file rather than the run
+_META = ("format", "format_version", "hepvae_version")
+#: fields of :class:`Checkpoint` that are not stored in the file
+_NOT_STORED = ("hepvae_version", "path", "sha256")
+#: stored fields that older files lack
+_OPTIONAL = ("planned_epochs", "trained_labels")
+#: the Python type every stored value must have
+_KINDS: dict[str, type | tuple[type, ...]] = {
+    "config": dict, "config_digest": str, "normalization": dict, "model": dict,
+    "optimizer": dict, "scheduler": dict, "scaler": dict, "rng": dict, "epoch": int,
+    "batch_in_epoch": int, "step": int, "bad_steps": int, "best_val": (float, type(None)),
+    "history": list, "planned_epochs": int, "trained_labels": list,
+}  # fmt: skip
 
 
-def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Write ``state`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    from hepvae import __version__
+@dataclass
+class Checkpoint:
+    """Everything a training run needs to continue, and a generator needs to sample.
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "hepvae_version": __version__}
-    payload.update(state)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    ``config`` and ``normalization`` are kept as the plain dicts stored in the file
+    (:meth:`training_config` gives the typed config). ``path`` and ``sha256`` are those of
+    the file it was loaded from (None for one not loaded from a file).
+    """
+
+    config: dict[str, Any]
+    config_digest: str
+    normalization: dict[str, Any]
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    scaler: dict[str, Any]
+    rng: dict[str, Any]
+    epoch: int
+    batch_in_epoch: int
+    step: int
+    bad_steps: int
+    best_val: float | None
+    history: list[dict[str, Any]]
+    planned_epochs: int
+    trained_labels: list[int]
+    hepvae_version: str | None = None
+    path: Path | None = None
+    sha256: str | None = None
+
+    @property
+    def where(self) -> str:
+        """How errors name this checkpoint: its file, or "checkpoint"."""
+        return str(self.path) if self.path is not None else "checkpoint"
+
+    # --- reading and writing --------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
+        """Read ``path`` once, safely (no arbitrary unpickling), and check its keys.
+
+        Raises :class:`HepvaeError` naming the file for a missing, unreadable, truncated or
+        foreign file, and for missing, unknown or mistyped keys.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise HepvaeError(f"{path}: no such checkpoint")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise HepvaeError(f"{path}: cannot read the checkpoint ({exc.strerror})") from None
+        try:
+            state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+        except Exception as exc:  # truncated, foreign or unsafe files
+            reason = " ".join(str(exc).split())[:200]
+            raise HepvaeError(f"{path}: not a readable hepvae checkpoint ({reason})") from None
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise HepvaeError(f"{path}: not a hepvae checkpoint")
+        if state.get("format_version") != FORMAT_VERSION:
+            raise HepvaeError(
+                f"{path}: checkpoint format {state.get('format_version')} is not supported "
+                f"(expected {FORMAT_VERSION})"
+            )
+        _fill_older(state)
+        _check_keys(state, path)
+        values = {name: state[name] for name in stored_fields()}
+        return cls(**values, hepvae_version=state.get("hepvae_version"), path=path,
+                   sha256=hashlib.sha256(data).hexdigest())  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored fields as a dict (the file's content without its format keys)."""
+        return {name: getattr(self, name) for name in stored_fields()}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write to ``path`` atomically (temporary file in the same folder, then rename)."""
+        from hepvae import __version__
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                   "hepvae_version": __version__, **self.to_dict()}  # fmt: skip
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(payload, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    # --- what it holds --------------------------------------------------------------------
+    def training_config(self):
+        """The typed :class:`~hepvae.train.config.Config`; errors name the file."""
+        from hepvae.train.config import config_from_dict
+
+        return config_from_dict(self.config, where=f"{self.where}: config")
+
+    def build_model(self, device: str | torch.device = "cpu"):
+        """(model in eval mode on ``device``, typed config), rebuilt from this checkpoint."""
+        from hepvae.model import HyperVAE, ModelNormalization
+
+        config = self.training_config()
+        try:
+            norm = ModelNormalization.from_dict(self.normalization)
+            model = HyperVAE(config.model, norm, config.loss)
+            model.load_state_dict(self.model)
+        except (KeyError, ValueError, RuntimeError) as exc:
+            reason = " ".join(str(exc).split())[:200]
+            raise HepvaeError(
+                f"{self.where}: checkpoint does not match the model ({reason})"
+            ) from None
+        return model.to(device).eval(), config
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint safely (no arbitrary unpickling); errors name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise HepvaeError(f"{path}: no such checkpoint")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # truncated, foreign or unsafe files
-        reason = " ".join(str(exc).split())[:200]
-        raise HepvaeError(f"{path}: not a readable hepvae checkpoint ({reason})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise HepvaeError(f"{path}: not a hepvae checkpoint")
-    if state.get("format_version") != FORMAT_VERSION:
-        raise HepvaeError(
-            f"{path}: checkpoint format {state.get('format_version')} is not supported "
-            f"(expected {FORMAT_VERSION})"
-        )
-    return state
+def stored_fields() -> list[str]:
+    """Names of the :class:`Checkpoint` fields stored in the file, in order."""
+    return [f.name for f in dataclasses.fields(Checkpoint) if f.name not in _NOT_STORED]
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
-    """(model in eval mode, :class:`~hepvae.train.config.Config`) from a checkpoint."""
-    from hepvae.model import HyperVAE, ModelNormalization
-    from hepvae.train.config import config_from_dict
+def _fill_older(state: dict[str, Any]) -> None:
+    """Fill in the keys that files of older hepvae versions lack (when the config allows)."""
+    config = state.get("config")
+    if not isinstance(config, dict):
+        return
+    train = config.get("train")
+    if "planned_epochs" not in state and isinstance(train, dict) and "epochs" in train:
+        state["planned_epochs"] = train["epochs"]
+    model, data = config.get("model"), config.get("data")
+    if "trained_labels" not in state and isinstance(model, dict) and isinstance(data, dict):
+        if isinstance(model.get("n_labels"), int):
+            state["trained_labels"] = _default_labels(config)
 
-    state = load_checkpoint(path, map_location=device)
-    config = config_from_dict(state["config"], where=f"{path}: config")
-    try:
-        norm = ModelNormalization.from_dict(state["normalization"])
-        model = HyperVAE(config.model, norm, config.loss)
-        model.load_state_dict(state["model"])
-    except (KeyError, ValueError, RuntimeError) as exc:
-        reason = " ".join(str(exc).split())[:200]
-        raise HepvaeError(f"{path}: checkpoint does not match the model ({reason})") from None
-    return model.to(device).eval(), config
+
+def _default_labels(config: dict[str, Any]) -> list[int]:
+    """Labels of a run that did not record them: the default data set's jet types when the
+    run used it (no data files in the config), else every label of the model."""
+    from hepvae.data.schema import label_of
+
+    data = config["data"]
+    if not data.get("files") and data.get("default_jet_types"):
+        return sorted(label_of(name) for name in data["default_jet_types"])
+    return list(range(int(config["model"]["n_labels"])))
+
+
+def _check_keys(state: dict[str, Any], path: Path) -> None:
+    """One-line :class:`HepvaeError` naming ``path`` and every missing, unknown or mistyped key."""
+    expected = stored_fields()
+    problems = []
+    missing = [k for k in expected if k not in state]
+    unknown = sorted(str(k) for k in state if k not in expected and k not in _META)
+    if missing:
+        problems.append(f"missing keys {', '.join(missing)}")
+    if unknown:
+        problems.append(f"unknown keys {', '.join(unknown)}")
+    mistyped = [
+        f"{k} ({type(state[k]).__name__})"
+        for k in expected
+        if k in state and not isinstance(state[k], _KINDS[k])
+    ]
+    if mistyped:
+        problems.append(f"values of the wrong type {', '.join(mistyped)}")
+    if problems:
+        raise HepvaeError(f"{path}: not a valid hepvae checkpoint: {'; '.join(problems)}")
+
+
+def load_model(checkpoint: str | os.PathLike | Checkpoint, device: str | torch.device = "cpu"):
+    """(model in eval mode, :class:`~hepvae.train.config.Config`) from a checkpoint file or a
+    loaded :class:`Checkpoint`."""
+    if not isinstance(checkpoint, Checkpoint):
+        checkpoint = Checkpoint.load(checkpoint)
+    return checkpoint.build_model(device)
 
 
 def rng_state() -> dict[str, Any]:

@@ -17,7 +17,7 @@ from hepvae.errors import HepvaeError
 from hepvae.model import HyperVAE, ModelNormalization
 from hepvae.model.losses import kl_weight
 from hepvae.train import distributed as D
-from hepvae.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from hepvae.train.checkpoint import Checkpoint, rng_state, set_rng_state
 from hepvae.train.config import Config
 from hepvae.train.data import JetTensors, batches_per_epoch, epoch_indices, iterate_batches
 
@@ -56,12 +56,13 @@ class Trainer:
         normalization: ModelNormalization,
         save_dir: str | Path,
         log_dir: str | Path | None = None,
-        resume: str | Path | None = None,
+        resume: Checkpoint | None = None,
         info: D.DistInfo | None = None,
         started: float | None = None,
     ) -> None:
-        """``started``: ``time.perf_counter()`` at the start of the run, from which
-        ``train.time_limit_minutes`` counts (default: now)."""
+        """``resume``: a loaded checkpoint to continue from (its normalization must be
+        ``normalization``). ``started``: ``time.perf_counter()`` at the start of the run, from
+        which ``train.time_limit_minutes`` counts (default: now)."""
         self.config = config
         opt = config.train
         self.info = info or D.DistInfo()
@@ -106,43 +107,43 @@ class Trainer:
         self.writer = None
 
     # --- state --------------------------------------------------------------------------
-    def state(self) -> dict:
-        return {
-            "config": self.config.to_dict(),
-            "config_digest": self.config.digest(),
-            "normalization": self.normalization.to_dict(),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "rng": rng_state(),
-            "epoch": self.epoch,
-            "batch_in_epoch": self.batch_in_epoch,
-            "step": self.step,
-            "bad_steps": self.bad_steps,
-            "best_val": self.best_val,
-            "history": self.history,
-            "planned_epochs": self.planned_epochs,
-            "trained_labels": self.trained_labels,
-        }
+    def checkpoint(self) -> Checkpoint:
+        """The run's current state, as written to ``last.pt``."""
+        return Checkpoint(
+            config=self.config.to_dict(),
+            config_digest=self.config.digest(),
+            normalization=self.normalization.to_dict(),
+            model=self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            scheduler=self.scheduler.state_dict(),
+            scaler=self.scaler.state_dict(),
+            rng=rng_state(),
+            epoch=self.epoch,
+            batch_in_epoch=self.batch_in_epoch,
+            step=self.step,
+            bad_steps=self.bad_steps,
+            best_val=self.best_val,
+            history=self.history,
+            planned_epochs=self.planned_epochs,
+            trained_labels=self.trained_labels,
+        )
 
-    def _restore(self, path: str | Path) -> None:
-        state = load_checkpoint(path, map_location=self.device)
-        if state["config"]["model"] != self.config.to_dict()["model"]:
-            raise HepvaeError(f"{path}: the model config differs from the checkpoint's")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        set_rng_state(state["rng"])
-        self.epoch, self.batch_in_epoch = state["epoch"], state["batch_in_epoch"]
-        self.step, self.bad_steps = state["step"], state["bad_steps"]
-        self.best_val, self.history = state["best_val"], list(state["history"])
-        if state["planned_epochs"] < state["config"]["train"]["epochs"]:  # shortened in time
-            self.set_planned_epochs(min(state["planned_epochs"], self.config.train.epochs))
+    def _restore(self, ckpt: Checkpoint) -> None:
+        if ckpt.config["model"] != self.config.to_dict()["model"]:
+            raise HepvaeError(f"{ckpt.where}: the model config differs from the checkpoint's")
+        self.model.load_state_dict(ckpt.model)
+        self.optimizer.load_state_dict(ckpt.optimizer)
+        self.scheduler.load_state_dict(ckpt.scheduler)
+        self.scaler.load_state_dict(ckpt.scaler)
+        set_rng_state(ckpt.rng)
+        self.epoch, self.batch_in_epoch = ckpt.epoch, ckpt.batch_in_epoch
+        self.step, self.bad_steps = ckpt.step, ckpt.bad_steps
+        self.best_val, self.history = ckpt.best_val, list(ckpt.history)
+        if ckpt.planned_epochs < ckpt.config["train"]["epochs"]:  # shortened in time
+            self.set_planned_epochs(min(ckpt.planned_epochs, self.config.train.epochs))
 
     def save(self, name: str) -> Path:
-        return save_checkpoint(self.save_dir / f"{name}.pt", self.state())
+        return self.checkpoint().save(self.save_dir / f"{name}.pt")
 
     # --- steps --------------------------------------------------------------------------
     def _autocast(self):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -9,11 +10,14 @@ from hepvae.device import resolve_device
 from hepvae.errors import HepvaeError
 from hepvae.model import ModelNormalization, compute_normalization
 from hepvae.train import distributed as D
-from hepvae.train.checkpoint import load_checkpoint
+from hepvae.train.checkpoint import Checkpoint
 from hepvae.train.config import Config
 from hepvae.train.data import JetTensors, load_jets, split
 from hepvae.train.default_data import default_data_files
 from hepvae.train.loop import Trainer, TrainResult
+
+#: where a new run writes its checkpoints when no folder is given
+DEFAULT_SAVE_DIR = Path("runs/hepvae")
 
 
 def data_files(config: Config, progress: bool = True) -> list[Path]:
@@ -39,22 +43,37 @@ def prepare_data(config: Config, files: list[Path]) -> tuple[JetTensors, JetTens
     return split(data, config.data.val_fraction, config.data.split_seed)
 
 
+def run_folder(save_dir: str | os.PathLike | None, resume: Checkpoint | None) -> Path:
+    """The folder a run writes to: ``save_dir`` when given, else the folder of the checkpoint
+    it resumes, else :data:`DEFAULT_SAVE_DIR`."""
+    if save_dir is not None:
+        return Path(save_dir)
+    if resume is not None and resume.path is not None:
+        return resume.path.parent
+    return DEFAULT_SAVE_DIR
+
+
 def train(
     config: Config,
-    save_dir: str | Path,
-    log_dir: str | Path | None = None,
-    resume: str | Path | None = None,
+    save_dir: str | os.PathLike | None = None,
+    log_dir: str | os.PathLike | None = None,
+    resume: str | os.PathLike | Checkpoint | None = None,
     train_data: JetTensors | None = None,
     val_data: JetTensors | None = None,
 ) -> TrainResult:
     """Train with ``config``; data from the config unless given as tensors.
 
     Normalization comes from the training split (or from the checkpoint when resuming).
+    ``resume``: a checkpoint file or one already loaded (each file is read once). Checkpoints
+    and logs go to ``save_dir``, by default the resumed run's own folder (:func:`run_folder`).
     ``train.time_limit_minutes`` counts from the call, data simulation included.
     Under ``torchrun`` every process runs this and DDP keeps them in step; only the first
     writes checkpoints and logs.
     """
     started = time.perf_counter()
+    if resume is not None and not isinstance(resume, Checkpoint):
+        resume = Checkpoint.load(resume)
+    save_dir = run_folder(save_dir, resume)
     info = D.init(resolve_device(config.train.device).type)
     try:
         if train_data is None:
@@ -64,7 +83,7 @@ def train(
             files = data_files(config, progress=False)
             train_data, val_data = prepare_data(config, files)
         if resume is not None:
-            norm = ModelNormalization.from_dict(load_checkpoint(resume)["normalization"])
+            norm = ModelNormalization.from_dict(resume.normalization)
         else:
             norm = compute_normalization(
                 train_data.p4, train_data.mask, train_data.label, config.model
