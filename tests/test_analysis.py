@@ -53,17 +53,26 @@ def test_histogram_totals_equal_number_of_jets(local_result, files):
 
 
 def test_dask_local_cluster_gives_identical_histograms(local_result, files):
+    """Worker processes, as ``--local-cluster`` starts them: the processor and the chunks'
+    results travel pickled between processes. The workers are gone afterwards."""
+    import os
+
     from distributed import Client, LocalCluster
 
     datasets = {"real": [files["real"]], "gen": [files["gen"]]}
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
         as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
+        pids = set(client.run(os.getpid).values())
         dask_result = run_analysis(
             datasets, JetObservables(), chunksize=128, status=False, client=client
         )
+    assert len(pids) == 2 and os.getpid() not in pids
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # the worker process has exited (and was reaped)
     assert set(dask_result) == set(local_result)
     for name in local_result:
         assert dask_result[name]["n_jets"] == local_result[name]["n_jets"]

@@ -19,6 +19,7 @@ def tiny_config(path: Path) -> Path:
     config = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
     config["data"]["batch_size"] = 32
     config["train"].update(epochs=1, max_steps=2, figure_every=0, progress=False)
+    config["train"].update(device="cpu", precision="fp32")  # not `auto`: the same on any machine
     path.write_text(yaml.safe_dump(config))
     return path
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
 import torch
 
+from hepvae.model import NetConfig
+from hepvae.model.backbone import EquivariantTransformer
 from hepvae.model.frames import (
     boost_z,
     invariant_mass,
@@ -25,14 +28,20 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
 
 
-@pytest.fixture(scope="module")
-def model64():
-    return small_model(seed=1).double().eval()
+@pytest.fixture(scope="module", params=["slim", "full"])
+def model64(request):
+    """The tiny model in float64 with ``LGATrSlim`` or the full multivector ``LGATr``."""
+    net = NetConfig(kind=request.param, hidden_v=4, hidden_s=16, blocks=1, heads=2)
+    return small_model(seed=1, encoder=net, decoder=net).double().eval()
 
 
 @pytest.fixture(scope="module")
 def batch64():
     return dense_jets(16, seed=3)
+
+
+def _lorentz(seed: int) -> torch.Tensor:
+    return random_lorentz(torch.Generator().manual_seed(seed))
 
 
 def test_random_lorentz_preserves_metric():
@@ -88,24 +97,65 @@ def test_canonical_frame_is_a_lorentz_transformation(batch64):
     assert torch.allclose(invariant_mass(jet_c), invariant_mass(jet))
 
 
-def _transform_refs(lam, refs):
-    return refs @ lam.T
+@pytest.mark.parametrize("kind", ["slim", "full"])
+def test_lgatr_backbone_is_covariant_and_uses_its_vector_inputs(kind):
+    """v(Lambda x) = Lambda v(x), s(Lambda x) = s(x); another Lambda does not fit, and moving one
+    particle's vector changes the outputs of the others (through attention)."""
+    gen = torch.Generator().manual_seed(7)
+    net = EquivariantTransformer(kind, in_v=3, out_v=2, hidden_v=4, in_s=5, out_s=6,
+                                 hidden_s=16, blocks=1, heads=2).double()  # fmt: skip
+    b, n = 2, 6
+    vectors = torch.randn(b, n, 3, 4, generator=gen, dtype=torch.float64)
+    scalars = torch.randn(b, n, 5, generator=gen, dtype=torch.float64)
+    mask = torch.arange(n)[None, :] < torch.tensor([[n], [4]])
+    lam, other = _lorentz(0), _lorentz(1)
+    v, s = net(vectors, scalars, mask)
+    v2, s2 = net(vectors @ lam.T, scalars, mask)
+    assert _rel(v2[mask], (v @ lam.T)[mask]) < REL
+    assert _rel(s2[mask], s[mask]) < REL
+    assert _rel(v2[mask], (v @ other.T)[mask]) > 1e-2
+    moved = vectors.clone()
+    moved[:, 0, 0] = moved[:, 0, 0] @ lam.T  # particle 0's first vector only
+    v3, s3 = net(moved, scalars, mask)
+    assert _rel(v3[:, 1:][mask[:, 1:]], v[:, 1:][mask[:, 1:]]) > 1e-3
+    assert _rel(s3[:, 1:][mask[:, 1:]], s[:, 1:][mask[:, 1:]]) > 1e-3
+
+
+def _decoder_inputs(model, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    b, n = 3, model.config.n_particles
+    cond = torch.randn(b, model.decoder.cond[0].in_features, generator=gen, dtype=torch.float64)
+    mask = torch.arange(n)[None, :] < torch.tensor([[n], [5], [1]])
+    return cond, mask, model.references(cond)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_decoder_network_is_lorentz_covariant(model64, seed):
-    """Decoder lift + L-GATr + gated readout: v(Lambda refs) = Lambda v(refs)."""
-    gen = torch.Generator().manual_seed(seed)
-    lam = random_lorentz(gen)
-    b, n = 3, model64.config.n_particles
-    cond_dim = model64.decoder.cond[0].in_features
-    cond = torch.randn(b, cond_dim, generator=gen, dtype=torch.float64)
-    mask = torch.arange(n)[None, :] < torch.tensor([[n], [5], [1]])
-    refs = model64.references(cond)
+    """Decoder lift + L-GATr + gated readout: v(Lambda refs) = Lambda v(refs), and not
+    Lambda' v(refs) for another Lambda'."""
+    lam, other = _lorentz(seed), _lorentz(seed + 10)
+    cond, mask, refs = _decoder_inputs(model64, seed)
     out = model64.decoder.vectors(cond, mask, refs)
-    out2 = model64.decoder.vectors(cond, mask, _transform_refs(lam, refs))
+    out2 = model64.decoder.vectors(cond, mask, refs @ lam.T)
     assert _rel(out2[mask], (out @ lam.T)[mask]) < REL
+    assert _rel(out2[mask], (out @ other.T)[mask]) > 1e-2
     assert out[mask].abs().max() > 1e-3  # not trivially zero
+
+
+def test_decoder_readout_is_more_than_its_anchor(model64):
+    """The anchor term alone (an invariant multiple of time + jet axis) is covariant: the gated
+    L-GATr readout must be covariant on its own and contribute off the anchor's direction."""
+    cond, mask, refs = _decoder_inputs(model64, 3)
+    gated = copy.deepcopy(model64.decoder)
+    gated.anchor_index = None  # the network's gated vector outputs only
+    lam = _lorentz(3)
+    out, out2 = gated.vectors(cond, mask, refs), gated.vectors(cond, mask, refs @ lam.T)
+    assert _rel(out2[mask], (out @ lam.T)[mask]) < REL
+    assert out[mask].abs().max() > 1e-4
+    full = model64.decoder.vectors(cond, mask, refs)[mask]
+    axis = refs[model64.decoder.anchor_index[0]] + refs[model64.decoder.anchor_index[1]]
+    along = (full @ axis)[:, None] / (axis @ axis) * axis  # Euclidean projection on the axis
+    assert (full - along).abs().max() > 1e-4 * full.abs().max()
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -117,14 +167,39 @@ def test_encoder_network_is_lorentz_covariant(model64, batch64, seed):
     p4 = p4 / model64.p4_scale
     refs = model64.references(p4)
     b, n, _ = p4.shape
-    scalars = torch.randn(b, n, model64.encoder.net.net.linear_in.linear_s.in_features,
-                          generator=gen, dtype=torch.float64)  # fmt: skip
+    n_s = model64.prepare(*batch64).particle_feats.shape[-1]
+    scalars = torch.randn(b, n, n_s, generator=gen, dtype=torch.float64)
 
     def run(vecs, refs):
         vectors = torch.cat([vecs.unsqueeze(2), refs.expand(b, n, -1, -1)], dim=2)
         return model64.encoder.net(vectors, scalars, mask)[1]
 
     assert _rel(run(p4 @ lam.T, refs @ lam.T)[mask], run(p4, refs)[mask]) < REL
+
+
+def test_latent_depends_on_the_four_momenta_through_lgatr(model64, batch64):
+    """With the scalar, edge and hyperedge features held fixed, the latent is unchanged when
+    the constituents and the references move together, and changes when only the
+    constituents move: the four-momenta reach the latent through the L-GATr vector path."""
+    x = model64.prepare(*batch64)
+    lam = _lorentz(4)
+
+    def encode(p4c, refs):
+        return model64.encoder(
+            p4c,
+            x.mask,
+            refs,
+            x.particle_feats,
+            model64.label_embedding(x.label),
+            edges=(x.edges, x.edge_mask, x.pairs),
+            hyperedges=(x.hyper_feats, x.hmask, x.triplets),
+        )[0]
+
+    refs = model64.references(x.p4c)
+    mu = encode(x.p4c, refs)
+    assert _rel(mu, model64.encode_prepared(x)[0]) < REL
+    assert _rel(encode(x.p4c @ lam.T, refs @ lam.T), mu) < REL
+    assert _rel(encode(x.p4c @ lam.T, refs), mu) > 1e-3
 
 
 def test_generated_constituents_are_massless_with_positive_pt(model64):

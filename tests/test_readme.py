@@ -1,4 +1,5 @@
-"""The README's shell commands for the fast stages work as written.
+"""The README's shell commands for the fast stages and its Python examples work as written,
+and its results table shows the figures of ``docs/results.json``.
 
 Every command in a fenced ```bash block of README.md is either run or excluded by a rule
 below; a command that no rule covers fails the test, so nothing is skipped silently when the
@@ -17,10 +18,27 @@ README changes. The rules:
 - Inputs: a ``.root`` input that no earlier README command wrote (for example generated jets
   from a checkpoint-based stage) is simulated first: top jets, ``INPUT_N`` of them, 30
   constituents, a seed per file.
+
+Every fenced ```python block runs, in order, in one temporary directory, each in a fresh
+namespace, after two rewrites of its source (nothing else changes):
+
+  1. an integer literal of 1,000 or more (the README's jet counts) becomes ``PYTHON_N``;
+  2. a file named in ``PYTHON_INPUTS`` (a trained model's ONNX export, a jet file) is replaced
+     by the path of a small real one made by the test.
+
+Every other ``.root`` or ``.onnx`` file an example names must exist after it ran (it wrote it),
+and every awkward array it leaves holds ``PYTHON_N`` jets. A new input file in the README needs
+an entry in ``PYTHON_INPUTS``.
+
+The results table (the first table of the README's Results section) must show the figures of
+``docs/results.json`` rounded to the printed digits, in its units, for every class; the
+training summary and the sample size quoted beside it must match too.
 """
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import re
 import shlex
@@ -68,6 +86,14 @@ SIMULATE_N = 200  # evaluate needs >= 200 real jets per type
 LOCAL_WORKERS = 2
 #: jets in a simulated stand-in for an input that no earlier command wrote
 INPUT_N = 200  # evaluate needs >= 200 real jets per type for FPD (100 per half)
+#: jets a README Python example makes (Python rewrite 1)
+PYTHON_N = 40
+#: inputs of the README's Python examples, made by the test (Python rewrite 2): the tiny
+#: trained model's ONNX export, or random jets written with the hepvae ROOT writer
+PYTHON_INPUTS = {
+    "exports/models/default/sampler.onnx": "onnx",
+    "data/top30.root": "root",
+}
 
 
 @dataclass(frozen=True)
@@ -83,26 +109,37 @@ class Command:
         return f"README.md line {self.line}: `{self.text}`"
 
 
-def readme_commands(path: Path = README) -> list[Command]:
-    """The commands of every fenced ```bash block, in order, with their line numbers."""
-    commands: list[Command] = []
-    in_bash, pending, start = False, "", 0
+def fenced_blocks(language: str, path: Path = README) -> list[tuple[int, list[str]]]:
+    """Every fenced block of ``language``: (README line of its first code line, its lines)."""
+    blocks: list[tuple[int, list[str]]] = []
+    inside = False
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith("```"):
-            in_bash = not in_bash and stripped[3:].strip() == "bash"
+            inside = not inside and stripped[3:].strip() == language
+            if inside:
+                blocks.append((number + 1, []))
             continue
-        if not in_bash:
-            continue
-        if not pending:
-            start = number
-        pending += line.rstrip("\\").rstrip() + " " if line.endswith("\\") else line
-        if line.endswith("\\"):
-            continue
-        text, pending = pending.strip(), ""
-        for part in re.split(r"\s*&&\s*", text):  # `a && b`: two commands
-            if shlex.split(part, comments=True):
-                commands.append(Command(start, part.split(" #")[0].strip()))
+        if inside:
+            blocks[-1][1].append(line)
+    return blocks
+
+
+def readme_commands(path: Path = README) -> list[Command]:
+    """The commands of every fenced ```bash block, in order, with their line numbers."""
+    commands: list[Command] = []
+    for first, lines in fenced_blocks("bash", path):
+        pending, start = "", first
+        for number, line in enumerate(lines, start=first):
+            if not pending:
+                start = number
+            pending += line.rstrip("\\").rstrip() + " " if line.endswith("\\") else line
+            if line.endswith("\\"):
+                continue
+            text, pending = pending.strip(), ""
+            for part in re.split(r"\s*&&\s*", text):  # `a && b`: two commands
+                if shlex.split(part, comments=True):
+                    commands.append(Command(start, part.split(" #")[0].strip()))
     return commands
 
 
@@ -196,3 +233,168 @@ def test_readme_fast_commands_run(tmp_path):
             )
     assert ran, "no README command was run"
     assert not failures, "\n".join(failures)
+
+
+# --- the README's Python examples -------------------------------------------------------------
+
+
+class _Rewrite(ast.NodeTransformer):
+    """Python rewrites 1 and 2 (see the module docstring) on a parsed example."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self.paths = paths
+
+    def visit_Constant(self, node: ast.Constant) -> ast.Constant:
+        value = node.value
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1000:
+            return ast.copy_location(ast.Constant(min(value, PYTHON_N)), node)
+        if isinstance(value, str) and value in self.paths:
+            return ast.copy_location(ast.Constant(str(self.paths[value])), node)
+        return node
+
+
+def file_literals(lines: list[str]) -> set[str]:
+    """The string literals of an example that name a ROOT or ONNX file."""
+    tree = ast.parse("\n".join(lines))
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.endswith((".root", ".onnx"))
+    }
+
+
+def python_example(first: int, lines: list[str], paths: dict[str, Path]):
+    """The example compiled after the rewrites; tracebacks name README.md and its lines."""
+    tree = ast.parse("\n".join(lines), filename=str(README))
+    ast.increment_lineno(tree, first - 1)
+    tree = ast.fix_missing_locations(_Rewrite(paths).visit(tree))
+    return compile(tree, str(README), "exec")
+
+
+@pytest.mark.slow
+def test_readme_python_examples_run(tmp_path, tmp_path_factory, monkeypatch):
+    import awkward as ak
+
+    from hepvae.data.schema import write_jets
+    from tests.conftest import random_jets
+    from tests.sampler_fixtures import tiny_export
+
+    makers = {
+        "onnx": lambda: tiny_export(tmp_path_factory),
+        "root": lambda: write_jets(tmp_path / "inputs" / "jets.root", random_jets(PYTHON_N)),
+    }
+    blocks = fenced_blocks("python")
+    assert blocks, "README.md has no ```python examples"
+    used = set().union(*(file_literals(lines) for _, lines in blocks))
+    (tmp_path / "inputs").mkdir()
+    paths = {name: makers[kind]() for name, kind in PYTHON_INPUTS.items() if name in used}
+    monkeypatch.chdir(tmp_path)
+    for first, lines in blocks:
+        where = f"README.md line {first}"
+        namespace: dict = {"__name__": "readme_example"}
+        exec(python_example(first, lines, paths), namespace)
+        for name in file_literals(lines) - set(paths):  # files the example writes
+            assert (tmp_path / name).is_file(), f"{where}: {name} was not written"
+        arrays = {k: v for k, v in namespace.items() if isinstance(v, ak.Array)}
+        for name, array in arrays.items():
+            assert len(array) == PYTHON_N, f"{where}: {name} has {len(array)} jets"
+    assert (tmp_path / "w.root").is_file() and (tmp_path / "tops.root").is_file()
+
+
+# --- the README's results table against docs/results.json ---------------------------------------
+
+RESULTS_JSON = README.parent / "docs" / "results.json"
+_NUMBER = r"[-−]?\d+(?:\.\d+)?"
+_CELL = re.compile(rf"({_NUMBER}) ± ({_NUMBER}) \(({_NUMBER}) ± ({_NUMBER})\)")
+_HEADER = re.compile(r"(\S+) ×10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+) \(truth\)")
+_SUPERSCRIPTS = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+
+
+def readme_section(title: str, path: Path = README) -> list[str]:
+    """The lines of the ``## title`` section (up to the next ``## `` heading)."""
+    lines = path.read_text().splitlines()
+    start = lines.index(f"## {title}") + 1
+    end = next((k for k in range(start, len(lines)) if lines[k].startswith("## ")), len(lines))
+    return lines[start:end]
+
+
+def results_table(path: Path = README) -> dict[tuple[str, str], dict]:
+    """The first table of the README's Results section: (class, metric) -> unit and the
+    printed (value, error) of model and truth."""
+    section = readme_section("Results", path)
+    first = next(k for k, line in enumerate(section) if line.startswith("|"))
+    rows = []
+    for line in section[first:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    header, body = rows[0], rows[2:]
+    columns = []
+    for cell in header[1:]:
+        match = _HEADER.fullmatch(cell)
+        assert match, f"README results header cell {cell!r} is not 'METRIC ×10ⁿ (truth)'"
+        columns.append((match[1].lower(), 10.0 ** int(match[2].translate(_SUPERSCRIPTS))))
+    table = {}
+    for row in body:
+        for (metric, unit), cell in zip(columns, row[1:], strict=True):
+            match = _CELL.fullmatch(cell)
+            assert match, (
+                f"README results cell {cell!r} ({row[0]}, {metric}) is not 'a ± b (c ± d)'"
+            )
+            model, model_err, truth, truth_err = match.groups()
+            table[(row[0], metric)] = {
+                "unit": unit,
+                "model": (model, model_err),
+                "truth": (truth, truth_err),
+            }
+    return table
+
+
+def agrees(printed: str, value: float) -> bool:
+    """Whether ``printed`` is ``value`` rounded to the printed number of decimals."""
+    decimals = len(printed.partition(".")[2])
+    return abs(float(printed.replace("−", "-")) - value) <= 0.5 * 10.0**-decimals * (1 + 1e-9)
+
+
+def test_readme_results_table_matches_results_json():
+    results = json.loads(RESULTS_JSON.read_text())
+    rows = {(r["jet_type"], r["metric"]): r for r in results["rows"]}
+    table = results_table()
+    assert {t for t, _ in table} == {t for t, _ in rows}, "README and results.json classes differ"
+    for key, printed in table.items():
+        assert key in rows, f"README results table has {key}, docs/results.json does not"
+        row = rows[key]
+        assert printed["unit"] == pytest.approx(row["unit"]), f"{key}: unit"
+        for side in ("model", "truth"):
+            for text, number in zip(printed[side], (row[side]["value"], row[side]["error"])):
+                assert agrees(text, number / row["unit"]), (
+                    f"README results {key} {side}: {text} vs results.json {number / row['unit']}"
+                )
+    text = " ".join(readme_section("Results"))
+    training = results["training"]
+    match = re.search(r"\((\d+) epochs, ([\d,]+) steps, (\d+) minutes of training\)", text)
+    assert match, "README Results: '(E epochs, S steps, M minutes of training)' not found"
+    assert int(match[1]) == training["epochs"]
+    assert int(match[2].replace(",", "")) == training["steps"]
+    assert int(match[3]) == round(training["seconds"] / 60)
+    match = re.search(r"Each metric sample holds ([\d,]+) jets", text)
+    assert match, "README Results: 'Each metric sample holds N jets' not found"
+    assert {int(match[1].replace(",", ""))} == set(results["sizes"]["n_per_sample"].values())
+
+
+def test_results_table_check_sees_a_changed_figure(tmp_path):
+    """The check above can fail: one figure changed in a copy of the README is caught."""
+    rows = json.loads(RESULTS_JSON.read_text())["rows"]
+    results = {(r["jet_type"], r["metric"]): r for r in rows}
+    before = results_table()
+    key = next(iter(before))
+    old = before[key]["model"][0]
+    new = old[:-1] + str((int(old[-1]) + 5) % 10)  # the last printed digit moved by 5
+    changed = tmp_path / "README.md"
+    changed.write_text(README.read_text().replace(f"| {old} ± ", f"| {new} ± ", 1))
+    after = results_table(changed)
+    assert [k for k in before if before[k] != after[k]] == [key]
+    value = results[key]["model"]["value"] / results[key]["unit"]
+    assert agrees(old, value) and not agrees(new, value)

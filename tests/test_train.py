@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from hepvae.config import from_dict
+from hepvae.device import DTYPES
 from hepvae.errors import ConfigError, HepvaeError
 from hepvae.train.checkpoint import Checkpoint, load_model
 from hepvae.train.config import Config, load_train_config
 from hepvae.train.run import train
-from tests.train_helpers import tiny_config, tiny_data
+from tests.train_helpers import linear_output_dtypes, tiny_config, tiny_data
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -26,17 +27,19 @@ def _weights(path):
 def test_resume_continues_exactly(tmp_path):
     data, val = tiny_data(96, seed=0), tiny_data(32, seed=1)
     n, k = 9, 4  # 6 steps per epoch: the stop falls mid-epoch, the end in the next epoch
-    straight = train(tiny_config(max_steps=n), tmp_path / "a", train_data=data, val_data=val)
-    train(tiny_config(max_steps=k), tmp_path / "b", train_data=data, val_data=val)
-    first = Checkpoint.load(tmp_path / "b" / "last.pt")
-    assert (first.step, first.epoch, first.batch_in_epoch) == (k, 0, k)
-    resumed = train(
-        tiny_config(max_steps=n),
-        tmp_path / "b",
-        resume=tmp_path / "b" / "last.pt",
-        train_data=data,
-        val_data=val,
-    )
+    with linear_output_dtypes() as dtypes:
+        straight = train(tiny_config(max_steps=n), tmp_path / "a", train_data=data, val_data=val)
+        train(tiny_config(max_steps=k), tmp_path / "b", train_data=data, val_data=val)
+        first = Checkpoint.load(tmp_path / "b" / "last.pt")
+        assert (first.step, first.epoch, first.batch_in_epoch) == (k, 0, k)
+        resumed = train(
+            tiny_config(max_steps=n),
+            tmp_path / "b",
+            resume=tmp_path / "b" / "last.pt",
+            train_data=data,
+            val_data=val,
+        )
+    assert dtypes == {torch.float32}  # pinned fp32 on the CPU, whatever `auto` would pick
     assert straight.steps == resumed.steps == n
     a, b = _weights(straight.last), _weights(resumed.last)
     assert a.keys() == b.keys()
@@ -164,10 +167,18 @@ def test_cli_train_runs_and_reports(tmp_path, jet_file, capsys):
     assert os.path.exists(tmp_path / "run" / "logs")
 
 
+class SimulationCalled(Exception):
+    """Raised by the tripwire that stands in for the simulation in the cache test."""
+
+
 def test_default_data_is_read_from_the_cache(tmp_path, monkeypatch):
+    import hepvae.data.simulate
     from hepvae.data.schema import write_jets
     from hepvae.train.default_data import cache_dir, default_data_files
     from tests.conftest import random_jets
+
+    def tripwire(path, *args, **kwargs):
+        raise SimulationCalled(str(path))
 
     monkeypatch.setenv("HEPVAE_CACHE", str(tmp_path / "cache"))
     assert cache_dir() == tmp_path / "cache"
@@ -176,7 +187,14 @@ def test_default_data_is_read_from_the_cache(tmp_path, monkeypatch):
     for k, path in enumerate(expected):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_jets(path, random_jets(20, seed=k, label=2 * k), {"producer": "test"})
+    before = [(p.stat().st_mtime_ns, p.read_bytes()) for p in expected]
+    monkeypatch.setattr(hepvae.data.simulate, "simulate_to_file", tripwire)
     assert default_data_files(["g", "t"], 20, 30, seed=0, progress=False) == expected
+    assert [(p.stat().st_mtime_ns, p.read_bytes()) for p in expected] == before
+    assert sorted(expected[0].parent.iterdir()) == expected  # nothing else written
+    # the tripwire is the path a cache miss takes: another seed is not in the cache
+    with pytest.raises(SimulationCalled, match="g_20jets_30p_seed5.root"):
+        default_data_files(["g", "t"], 20, 30, seed=5, progress=False)
 
 
 def test_time_limit_shortens_the_plan_and_the_schedule(tmp_path):
@@ -211,9 +229,12 @@ def test_mixed_precision_checkpointing_and_accumulation_train(
     config = dataclasses.replace(
         config, model=dataclasses.replace(config.model, gradient_checkpointing=checkpointing)
     )
-    result = train(config, tmp_path, train_data=tiny_data(64), val_data=None)
+    with linear_output_dtypes() as dtypes:
+        result = train(config, tmp_path, train_data=tiny_data(64), val_data=None)
+    assert DTYPES[precision] in dtypes  # autocast was active in the training steps
     state = Checkpoint.load(result.last)
     assert result.steps == 2 and result.bad_steps == 0
+    assert all(w.dtype == torch.float32 for w in state.model.values() if w.is_floating_point())
     assert all(torch.isfinite(w).all() for w in state.model.values())
     if precision == "fp16":
         assert state.scaler["scale"] > 0
