@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from hepvae.model.frames import (
+from hepvae.physics.kinematics import (
     boost_z,
     invariant_mass,
     minkowski,
