@@ -93,7 +93,9 @@ def _jets(seed: int, n_jets: int = 6, n_max: int = 12):
     axis_phi = 2 * math.pi * torch.rand(n_jets, 1, generator=g, dtype=torch.float64) - math.pi
     pt = 5.0 + 300.0 * torch.rand(n_jets, n_max, generator=g, dtype=torch.float64)
     eta = axis_eta + 0.4 * torch.randn(n_jets, n_max, generator=g, dtype=torch.float64)
-    phi = K.wrap_angle(axis_phi + 0.4 * torch.randn(n_jets, n_max, generator=g, dtype=torch.float64))
+    phi = K.wrap_angle(
+        axis_phi + 0.4 * torch.randn(n_jets, n_max, generator=g, dtype=torch.float64)
+    )
     mass = 2.0 * torch.rand(n_jets, n_max, generator=g, dtype=torch.float64)
     p4 = K.four_momenta(pt, eta, phi, mass)
     # padded slots hold garbage that the masked helpers must ignore
