@@ -20,12 +20,10 @@ from collections.abc import Sequence
 
 import awkward as ak
 import numpy as np
-import vector
 
-from hepvae.data.schema import JET_TYPES, make_jets, wrap_phi
+from hepvae.data.schema import JET_TYPES, make_jets
 from hepvae.errors import HepvaeError
-
-vector.register_awkward()
+from hepvae.physics.p4 import jet_coordinates, wrap_phi
 
 #: rows per noise block (the unit in which seeds are derived)
 NOISE_BLOCK = 1024
@@ -126,23 +124,13 @@ def padded_to_jets(
         counts,
     )
     parts = parts[ak.argsort(parts.pt, axis=1, ascending=False)]
-    jet = ak.zip(
-        {
-            "px": ak.sum(parts.px, axis=1),
-            "py": ak.sum(parts.py, axis=1),
-            "pz": ak.sum(parts.pz, axis=1),
-            "E": ak.sum(parts.E, axis=1),
-        },
-        with_name="Momentum4D",
-    )
+    jet = jet_coordinates(parts)
     n = len(counts)
-    # sqrt(max(m^2, 0)): one massless constituent gives m^2 = 0 up to rounding
-    mass = np.sqrt(np.clip(ak.to_numpy(jet.mass2), 0.0, None))
     return make_jets(
-        jet.pt,
-        jet.eta,
-        wrap_phi(jet.phi),
-        mass,
+        jet["pt"],
+        jet["eta"],
+        jet["phi"],
+        jet["mass"],
         np.asarray(labels, dtype=np.int32),
         parts.pt,
         parts.eta,

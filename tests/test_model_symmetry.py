@@ -10,7 +10,7 @@ import torch
 
 from hepvae.model import NetConfig
 from hepvae.model.backbone import EquivariantTransformer
-from hepvae.model.frames import (
+from hepvae.physics.kinematics import (
     boost_z,
     invariant_mass,
     minkowski,

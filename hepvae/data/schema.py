@@ -45,6 +45,7 @@ import uproot
 import vector
 
 from hepvae.errors import HepvaeError, SchemaError
+from hepvae.physics.p4 import wrap_phi  # noqa: F401  (re-exported: hepvae.data.wrap_phi)
 
 vector.register_awkward()
 
@@ -83,11 +84,6 @@ def label_of(jet_type: str) -> int:
         raise HepvaeError(
             f"unknown jet type {jet_type!r}: choose one of {', '.join(JET_TYPES)}"
         ) from None
-
-
-def wrap_phi(phi: Any) -> Any:
-    """Wrap azimuthal angles to [-pi, pi)."""
-    return (phi + np.pi) % (2 * np.pi) - np.pi
 
 
 def make_jets(

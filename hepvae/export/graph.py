@@ -23,6 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hepvae.physics.kinematics import pt_eta_phi_m, pt_of
+
 INPUTS = ("noise", "label", "temperature")
 OUTPUTS = ("p4", "mask", "multiplicity", "jet")
 P4_FIELDS = ("E", "px", "py", "pz")
@@ -50,21 +52,11 @@ class SamplerGraph(nn.Module):
         length = torch.ones_like(temp, dtype=torch.long).sum()
         temp = temp[torch.remainder(torch.arange(batch, device=noise.device), length)]
         p4, mask, _ = self.sampler(noise, label, temp)
-        pt = torch.sqrt(p4[..., 1] ** 2 + p4[..., 2] ** 2)
+        pt = pt_of(p4)
         key = torch.where(mask, pt, torch.full_like(pt, -1.0))
         order = torch.sort(key, dim=1, descending=True).indices
         p4 = torch.gather(p4, 1, order.unsqueeze(-1).expand(-1, -1, 4))
         multiplicity = mask.sum(1).to(torch.long)
         slots = torch.arange(mask.shape[1], device=noise.device)
         mask = slots.unsqueeze(0) < multiplicity.unsqueeze(-1)
-        return p4, mask, multiplicity, jet_features(p4.sum(1))
-
-
-def jet_features(p: torch.Tensor) -> torch.Tensor:
-    """(pt, eta, phi, mass) [B, 4] of four-momenta (E, px, py, pz) [B, 4]."""
-    e, px, py, pz = p.unbind(-1)
-    pt = torch.sqrt(px**2 + py**2)
-    eta = torch.asinh(pz / pt.clamp_min(1e-12))
-    phi = torch.atan2(py, px)
-    mass = torch.sqrt((e**2 - px**2 - py**2 - pz**2).clamp_min(0.0))
-    return torch.stack([pt, eta, phi, mass], dim=-1)
+        return p4, mask, multiplicity, pt_eta_phi_m(p4.sum(1))

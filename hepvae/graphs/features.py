@@ -14,7 +14,7 @@ Conventions
   differences, unlike pseudorapidity differences, are exactly invariant under longitudinal
   boosts. For massless constituents both make dR invariant under longitudinal boosts.
   Non-physical (space-like) decoded vectors count as massless, so y is always defined.
-  ``dR^2 = dy^2 + dphi^2`` with dphi wrapped to [-pi, pi].
+  ``dR^2 = dy^2 + dphi^2`` with dphi wrapped to [-pi, pi).
 * Logarithms are clamped at fixed floors: dR at ``DR_FLOOR``, pair and triplet masses
   squared at ``M2_FLOOR`` GeV^2, the jet mass at ``MASS_FLOOR`` GeV.
 * Masses: from (E, px, py, pz) the mass is ``sqrt(max(E^2 - p^2, 0))``, which in float32
@@ -38,11 +38,19 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
+
+# per-particle kinematics come from the one kinematics layer (re-exported here)
+from hepvae.physics.kinematics import (  # noqa: F401
+    Kinematics,
+    coordinate_kinematics,
+    four_momenta,
+    kinematics,
+    wrap_angle,
+)
 
 NODE_FEATURES = ("log_pt_rel", "y_rel", "phi_rel", "log_dr")
 EDGE_FEATURES = ("eec", "log_dr", "log_kt", "log_z", "log_m2")
@@ -52,73 +60,12 @@ JET_FEATURES = ("log_pt", "eta", "log_mass", "multiplicity")
 DR_FLOOR = 1e-4
 M2_FLOOR = 1e-8  # GeV^2
 MASS_FLOOR = 1e-3  # GeV
-_PT2_FLOOR = 1e-20  # GeV^2, keeps sqrt and division finite for vectors along the beam
-_TWO_PI = 2.0 * math.pi
-
-
-def four_momenta(pt: Tensor, eta: Tensor, phi: Tensor, mass: Tensor | None = None) -> Tensor:
-    """(E, px, py, pz) [..., 4] in the units of ``pt`` and ``mass`` from pT, eta, phi, m."""
-    pz = pt * torch.sinh(eta)
-    if mass is None:
-        energy = pt * torch.cosh(eta)
-    else:
-        energy = torch.sqrt((pt * torch.cosh(eta)) ** 2 + mass**2)
-    return torch.stack([energy, pt * torch.cos(phi), pt * torch.sin(phi), pz], dim=-1)
-
-
-class Kinematics(NamedTuple):
-    """Per-particle pT [GeV], azimuth, rapidity, transverse mass [GeV] and mass^2 [GeV^2]."""
-
-    pt: Tensor
-    phi: Tensor
-    y: Tensor
-    mt: Tensor
-    m2: Tensor
-
-    def stacked(self) -> Tensor:
-        """The five quantities stacked on a last axis [..., 5]."""
-        return torch.stack(tuple(self), dim=-1)
-
-    @classmethod
-    def unstack(cls, values: Tensor) -> Kinematics:
-        return cls(*values.unbind(-1))
-
-    def take(self, index: Tensor) -> Kinematics:
-        """Rows ``index`` of flat kinematics (leading dimension)."""
-        return Kinematics.unstack(self.stacked()[index])
-
-
-def kinematics(p4: Tensor, mask: Tensor | None = None) -> Kinematics:
-    """:class:`Kinematics` of four-momenta (E, px, py, pz) [..., 4] in GeV.
-
-    Padded entries (``mask`` False) are replaced by a unit massless particle before any
-    division, so that neither values nor gradients become NaN; callers zero their outputs.
-    """
-    if mask is not None:
-        dummy = p4.new_tensor([1.0, 1.0, 0.0, 0.0])
-        p4 = torch.where(mask.unsqueeze(-1), p4, dummy)
-    energy, px, py, pz = p4.unbind(-1)
-    pt2 = (px * px + py * py).clamp_min(_PT2_FLOOR)
-    m2 = (energy * energy - pt2 - pz * pz).clamp_min(0.0)
-    mt = torch.sqrt(pt2 + m2)
-    return Kinematics(torch.sqrt(pt2), torch.atan2(py, px), torch.asinh(pz / mt), mt, m2)
-
-
-def coordinate_kinematics(pt: Tensor, eta: Tensor, phi: Tensor, mass: Tensor) -> Kinematics:
-    """:class:`Kinematics` from pT [GeV], pseudorapidity, azimuth and mass [GeV].
-
-    Equal to ``kinematics(four_momenta(pt, eta, phi, mass))`` without its float32 rounding of
-    small masses (y = eta exactly for massless particles).
-    """
-    mt = torch.sqrt(pt * pt + mass * mass)
-    return Kinematics(pt, phi, torch.asinh(pt * torch.sinh(eta) / mt), mt, mass * mass)
 
 
 # -- kernels: one definition per feature, any leading shape ---------------------------------
 def _angles(a: Kinematics, b: Kinematics) -> tuple[Tensor, Tensor, Tensor]:
-    """Rapidity difference, azimuth difference wrapped to [-pi, pi], ln dR (floored) of a - b."""
-    dphi = a.phi - b.phi
-    dphi = dphi - _TWO_PI * torch.round(dphi / _TWO_PI)
+    """Rapidity difference, azimuth difference wrapped to [-pi, pi), ln dR (floored) of a - b."""
+    dphi = wrap_angle(a.phi - b.phi)
     dy = a.y - b.y
     log_dr = 0.5 * torch.log((dy * dy + dphi * dphi).clamp_min(DR_FLOOR**2))
     return dy, dphi, log_dr
@@ -256,7 +203,7 @@ def triplet_features(p4: Tensor, mask: Tensor, jet_pt: Tensor, triplets: Tensor)
 def node_features(p4: Tensor, mask: Tensor, jet_p4: Tensor) -> Tensor:
     """NODE_FEATURES [B, N, 4] of each particle relative to its jet axis ``jet_p4`` [B, 4].
 
-    ln(pT_i / pT_J), y_i - y_J, phi_i - phi_J wrapped to [-pi, pi], ln dR(i, J); all
+    ln(pT_i / pT_J), y_i - y_J, phi_i - phi_J wrapped to [-pi, pi), ln dR(i, J); all
     invariant under azimuthal rotations and longitudinal boosts. Padded rows are zero.
     """
     jet = Kinematics(*(t.unsqueeze(1) for t in kinematics(jet_p4)))

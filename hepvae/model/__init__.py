@@ -5,9 +5,9 @@ Architecture
 Jets enter as dense padded constituents p4 [B, N, 4] (E, px, py, pz in GeV, lab frame) with a
 mask [B, N] and a class label [B] (JetNet coding g=0, q=1, t=2, w=3, z=4).
 
-1. Canonical frame (:mod:`.frames`): each jet is rotated about the beam axis by -phi_J and
-   boosted along it by -y_J, so the jet points along +x at zero rapidity; four-momenta are then
-   divided by one global scale (``p4_scale``, GeV).
+1. Canonical frame (:mod:`hepvae.physics.kinematics`): each jet is rotated about the beam axis
+   by -phi_J and boosted along it by -y_J, so the jet points along +x at zero rapidity;
+   four-momenta are then divided by one global scale (``p4_scale``, GeV).
 2. Encoder (:mod:`.encoder`): an L-GATr (``LGATrSlim`` by default, ``LGATr`` selectable; see
    :mod:`.backbone`) over the particles, whose vector inputs are each particle's four-momentum
    plus the reference vectors as extra channels, with the padding mask in attention; MLPs embed

@@ -1,8 +1,8 @@
 """Encoder: L-GATr over the particles, MLPs over edges and hyperedges, cross-attention fusion,
 mean and max pooling, and the Gaussian posterior (mu, log sigma^2) of the latent.
 
-Inputs are in the jet's canonical frame (see :mod:`hepvae.model.frames`), so the latent does
-not depend on the jet's azimuth or rapidity in the lab.
+Inputs are in the jet's canonical frame (see :mod:`hepvae.physics.kinematics`), so the latent
+does not depend on the jet's azimuth or rapidity in the lab.
 """
 
 from __future__ import annotations

@@ -12,13 +12,11 @@ The pair and triplet features follow the graph stage's contract (``EDGE_FEATURES
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from hepvae.graphs import features as G
 from hepvae.graphs.features import upper_pairs
-from hepvae.model.frames import azimuth, pseudorapidity, pt_of
+from hepvae.physics.kinematics import azimuth, pseudorapidity, pt_of
 
 LOG_FLOOR = 1e-6
 PT_FLOOR = 1e-6
@@ -32,11 +30,6 @@ LOSS_COORDINATES = ("eta", "phi", "log_pt")
 
 def _log(x: torch.Tensor) -> torch.Tensor:
     return torch.log(x.clamp_min(LOG_FLOOR))
-
-
-def wrap_angle(phi: torch.Tensor) -> torch.Tensor:
-    """Wrap an angle difference to [-pi, pi)."""
-    return torch.remainder(phi + math.pi, 2 * math.pi) - math.pi
 
 
 def loss_coordinates(p4c: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ import torch
 
 from hepvae.model import features as F
 from hepvae.model.config import ModelConfig
-from hepvae.model.frames import jet_momentum, pt_of, rapidity, to_canonical
+from hepvae.physics.kinematics import jet_momentum, pt_of, rapidity, to_canonical
 
 #: number of rapidity quantiles stored per class
 N_QUANTILES = 65

@@ -20,10 +20,15 @@ import math
 import torch
 from torch import nn
 
-from hepvae.model.frames import from_canonical, invariant_mass, jet_momentum, pseudorapidity
-from hepvae.model.frames import pt_of as transverse
 from hepvae.model.multiplicity import sample_counts
 from hepvae.model.prior import sample_prior
+from hepvae.physics.kinematics import (
+    from_canonical,
+    invariant_mass,
+    jet_momentum,
+    pseudorapidity,
+    pt_of,
+)
 
 
 class JetSampler(nn.Module):
@@ -64,7 +69,7 @@ class JetSampler(nn.Module):
         phi = math.pi * (2.0 * u[:, 3] - 1.0)
         p4 = from_canonical(out.p4c, y, phi) * vae.p4_scale * mask.unsqueeze(-1).to(noise.dtype)
         jet = jet_momentum(p4, mask)
-        features = torch.stack([transverse(jet), pseudorapidity(jet), invariant_mass(jet)], -1)
+        features = torch.stack([pt_of(jet), pseudorapidity(jet), invariant_mass(jet)], -1)
         return p4, mask, features
 
 

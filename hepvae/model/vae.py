@@ -13,15 +13,7 @@ from hepvae.model import losses as L
 from hepvae.model.config import LossConfig, ModelConfig
 from hepvae.model.decoder import Decoder
 from hepvae.model.encoder import Encoder
-from hepvae.model.frames import (
-    azimuth,
-    from_canonical,
-    jet_momentum,
-    pt_of,
-    rapidity,
-    references,
-    to_canonical,
-)
+from hepvae.model.frames import references
 from hepvae.model.layers import MLP
 from hepvae.model.multiplicity import (
     MultiplicityHead,
@@ -31,6 +23,14 @@ from hepvae.model.multiplicity import (
 )
 from hepvae.model.normalization import ModelNormalization, jet_targets
 from hepvae.model.prior import fit_mixture, standard_prior
+from hepvae.physics.kinematics import (
+    azimuth,
+    from_canonical,
+    jet_momentum,
+    pt_of,
+    rapidity,
+    to_canonical,
+)
 
 
 class Prepared(NamedTuple):

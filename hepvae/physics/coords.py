@@ -5,8 +5,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from hepvae.data.schema import wrap_phi
-from hepvae.physics.p4 import constituents, sum_p4
+from hepvae.physics.p4 import constituents, jet_coordinates, wrap_phi
 
 
 def relative_coordinates(jets: ak.Array) -> ak.Array:
@@ -43,13 +42,7 @@ JET_AXES = ("constituents", "stored")
 def constituent_jets(jets: ak.Array, parts: ak.Array) -> ak.Array:
     """``jets`` records with pt [GeV], eta, phi and mass [GeV] replaced by those of the sum of
     ``parts`` (jagged, pt/eta/phi/mass); other fields (label, nparticles, ...) are kept."""
-    total = sum_p4(constituents(parts.pt, parts.eta, parts.phi, parts.mass))
-    kinematics = {
-        "pt": total.pt,
-        "eta": total.eta,
-        "phi": wrap_phi(total.phi),
-        "mass": np.sqrt(np.maximum(total.mass2, 0.0)),
-    }
+    kinematics = jet_coordinates(constituents(parts.pt, parts.eta, parts.phi, parts.mass))
     for name, values in kinematics.items():
         jets = ak.with_field(jets, values, name)
     return jets

@@ -1,12 +1,28 @@
-"""Four-momentum helpers on awkward arrays with ``vector`` behaviours (GeV)."""
+"""Four-momentum helpers on numpy and awkward arrays with ``vector`` behaviours (GeV).
+
+The numpy/awkward twin of :mod:`hepvae.physics.kinematics` (torch).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import awkward as ak
 import numpy as np
 import vector
 
 vector.register_awkward()
+
+_TWO_PI = 2.0 * np.pi
+
+
+def wrap_phi(phi: Any) -> Any:
+    """Azimuthal angles (differences) wrapped to [-pi, pi); exact for angles already in range.
+
+    Works on numbers, numpy and awkward arrays. The numpy twin of
+    :func:`hepvae.physics.kinematics.wrap_angle` (same formula).
+    """
+    return phi - _TWO_PI * np.floor((phi + np.pi) / _TWO_PI)
 
 
 def constituents(pt, eta, phi, mass=None) -> ak.Array:
@@ -34,6 +50,18 @@ def sum_p4(parts: ak.Array) -> ak.Array:
         },
         with_name="Momentum4D",
     )
+
+
+def jet_coordinates(parts: ak.Array) -> dict[str, Any]:
+    """pt [GeV], eta, phi (wrapped to [-pi, pi)) and mass [GeV] of the sum of jagged
+    four-momenta per jet; the mass is sqrt(max(m^2, 0)), so one massless constituent gives 0."""
+    total = sum_p4(parts)
+    return {
+        "pt": total.pt,
+        "eta": total.eta,
+        "phi": wrap_phi(total.phi),
+        "mass": np.sqrt(np.maximum(total.mass2, 0.0)),
+    }
 
 
 def to_cartesian(parts: ak.Array) -> np.ndarray:
