@@ -54,12 +54,12 @@ def run_on_cluster(
             for k, task in enumerate(tasks)
         }
         total = sum(size(task) for task in tasks)
-        with ProgressBar(total, progress, "generating jets (cluster)") as advance:
+        with ProgressBar(total, "generating jets (cluster)", progress) as bar:
             try:
                 for future in as_completed(futures):
                     future.result()
                     task = futures[future]
-                    advance(size(task))
+                    bar.advance(size(task))
                     yield task
             except BaseException:
                 client.cancel(list(futures))

@@ -261,9 +261,9 @@ def generate(
             for task in run_on_cluster(generate_shard, tasks, scheduler, local_cluster, progress):
                 done.append(Path(task.output))
         else:
-            with ProgressBar(n, progress, "generating jets") as advance:
+            with ProgressBar(n, "generating jets", progress) as bar:
                 for task in tasks:
-                    generate_shard(task, advance)
+                    generate_shard(task, bar.advance)
                     done.append(Path(task.output))
     except BaseException:
         for path in done:  # a failed shard removes its own temporary file
