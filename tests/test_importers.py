@@ -12,17 +12,15 @@ import pytest
 import uproot
 
 from hepvae.cli import main
-from hepvae.data.importers import (
+from hepvae.data.branchmap import (
     BranchMap,
     ConstituentBranches,
-    ImportReport,
     JetBranches,
-    iterate_jetnet_hdf5,
-    jetnet_type_from_name,
     load_branch_map,
     read_branch_map,
-    read_jetnet_hdf5,
 )
+from hepvae.data.importing import ImportReport
+from hepvae.data.jetnet import iterate_jetnet_hdf5, jetnet_type_from_name, read_jetnet_hdf5
 from hepvae.data.schema import read_jets, read_metadata
 from hepvae.errors import HepvaeError
 from hepvae.physics.coords import to_jetnet

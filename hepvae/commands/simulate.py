@@ -53,7 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="output ROOT file (default: jets_<type>_n<N>_p<particles>_seed<S>.root)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    p.set_defaults(
+        func=run,
+        parameter_options={"jet_type": "--type", "n_jets": "--n", "n_particles": "--particles"},
+    )
 
 
 def _check(args: argparse.Namespace) -> None:

@@ -45,6 +45,7 @@ import uproot
 import vector
 
 from hepvae.errors import HepvaeError, SchemaError
+from hepvae.paths import as_paths, reason, require_file
 
 vector.register_awkward()
 
@@ -154,10 +155,17 @@ def make_jets(
     )
 
 
-def _empty_jets() -> ak.Array:
+def empty_jets() -> ak.Array:
     """A jet array with no jets, typed like every other."""
     no_parts = ak.Array([[0.0]])[:0]
     return make_jets([], [], [], [], [], no_parts, no_parts, no_parts)
+
+
+def concat_jets(chunks: list[ak.Array]) -> ak.Array:
+    """One jet array from chunks in order (an empty one, typed, for no chunks)."""
+    if not chunks:
+        return empty_jets()
+    return chunks[0] if len(chunks) == 1 else ak.concatenate(chunks)
 
 
 def check_jets(jets: ak.Array, source: str) -> None:
@@ -260,7 +268,7 @@ class JetWriter:
         os.replace(self._tmp, self.path)
 
     def write_empty(self) -> None:
-        data = _branch_arrays(_empty_jets())
+        data = _branch_arrays(empty_jets())
         types = {k: (v.type if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()}
         self._tree = self._file.mktree(TREE, types, title="hepvae jets")
 
@@ -296,15 +304,11 @@ def write_jets(
 
 def _open_tree(path: str | os.PathLike):
     """Open a file's ``Events`` tree and check its branches; errors name the file."""
-    path = Path(path)
-    if not path.exists():
-        raise HepvaeError(f"{path}: no such file")
-    if path.is_dir():
-        raise HepvaeError(f"{path}: is a folder, expected a ROOT file")
+    path = require_file(path, "ROOT file")
     try:
         file = uproot.open(path)
     except Exception as exc:  # uproot raises many types for broken files
-        raise SchemaError(f"{path}: not a readable ROOT file ({_short(exc)})") from None
+        raise SchemaError(f"{path}: not a readable ROOT file ({reason(exc)})") from None
     try:
         tree = file[TREE]
     except Exception:
@@ -338,11 +342,6 @@ def _dtype_of(branch) -> np.dtype | None:
     return None
 
 
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return (text[:160] + "...") if len(text) > 160 else text or type(exc).__name__
-
-
 def _arrays_to_jets(arrays: ak.Array) -> ak.Array:
     return make_jets(
         arrays["Jet_pt"],
@@ -361,19 +360,13 @@ def _arrays_to_jets(arrays: ak.Array) -> ak.Array:
     )
 
 
-def _as_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
-    if isinstance(paths, (str, os.PathLike)):
-        return [Path(paths)]
-    return [Path(p) for p in paths]
-
-
 def iterate_jets(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     step_size: int = 100_000,
     check: bool = True,
 ) -> Iterator[ak.Array]:
     """Yield chunks of at most ``step_size`` jets from one or more schema files, in order."""
-    for path in _as_paths(paths):
+    for path in as_paths(paths):
         file, tree = _open_tree(path)
         with file:
             try:
@@ -387,7 +380,7 @@ def iterate_jets(
                 raise
             except Exception as exc:
                 raise SchemaError(
-                    f"{path}: cannot read the '{TREE}' tree ({_short(exc)})"
+                    f"{path}: cannot read the '{TREE}' tree ({reason(exc)})"
                 ) from None
 
 
@@ -406,9 +399,7 @@ def read_jets(
         total += len(chunk)
         if max_jets is not None and total >= max_jets:
             break
-    if not chunks:
-        return _empty_jets()
-    return chunks[0] if len(chunks) == 1 else ak.concatenate(chunks)
+    return concat_jets(chunks)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -426,7 +417,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 def count_jets(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> int:
     """Number of jets in one or more schema files, without reading them."""
     total = 0
-    for path in _as_paths(paths):
+    for path in as_paths(paths):
         file, tree = _open_tree(path)
         with file:
             total += tree.num_entries

@@ -29,7 +29,7 @@ import awkward as ak
 
 from hepvae.data.pool import ordered_results
 from hepvae.data.pythia_jets import chunk_to_jets, flatten_events, simulate_chunk
-from hepvae.data.schema import JET_TYPES, JetWriter
+from hepvae.data.schema import JET_TYPES, JetWriter, concat_jets
 from hepvae.data.simulation_config import (
     MATCH_DR,
     PARTON_IDS,
@@ -147,8 +147,7 @@ def simulate(
 
 def simulate_config(cfg: SimulationConfig, progress: bool = True) -> ak.Array:
     """Simulate the sample described by ``cfg`` in memory."""
-    chunks = list(iterate_simulation(cfg, progress=progress))
-    return chunks[0] if len(chunks) == 1 else ak.concatenate(chunks)
+    return concat_jets(list(iterate_simulation(cfg, progress=progress)))
 
 
 def simulate_to_file(

@@ -1,29 +1,4 @@
-"""Readers that bring outside jets into the hepvae schema: JetNet HDF5 and ROOT via a branch map.
-
-Both readers return jets in the in-memory schema (:func:`hepvae.data.schema.make_jets`):
-constituents sorted by descending pT, optionally truncated to the leading ``particles``
-(``Jet.nparticles`` keeps the multiplicity before truncation), event numbers counting jets
-from ``first_event``, and every chunk checked with :func:`hepvae.data.schema.check_jets`.
-Every error is a one-line :class:`~hepvae.errors.HepvaeError` naming the source file.
-
-Jets without constituents are an error unless ``drop_empty=True``, which skips them and
-counts them in :attr:`ImportReport.dropped_empty`.
-
-JetNet HDF5 rules
------------------
-* Datasets ``particle_features`` [N, P, 4] (eta_rel, phi_rel, pt_rel, mask) and
-  ``jet_features`` [N, 4] (pT [GeV], eta, mass [GeV], n_particles).
-* The jet type is ``jet_type`` when given, otherwise the file name: the stem must be a JetNet
-  class letter, optionally followed by ``_`` or ``-`` and digits (``t.hdf5``, ``g150.hdf5``,
-  ``q_30.h5``, ``W-150.hdf5``); any other name needs an explicit type.
-* JetNet stores no jet azimuth, so every jet gets ``phi = 0``. The choice is deterministic and
-  loses nothing: the model's symmetry includes rotations about the beam axis, and all JetNet
-  observables use relative coordinates.
-* Slots with mask 1 are particles, slots with mask 0 are dropped; masks other than 0/1 are an
-  error. Constituents: ``pt = pt_rel * pT_jet``, ``eta = eta_rel + eta_jet``,
-  ``phi = wrap(phi_rel)``, massless. ``Jet.nparticles`` is ``n_particles`` from
-  ``jet_features`` (JetNet's multiplicity before its own truncation); it may not be smaller
-  than the number of unmasked slots.
+"""Read external ROOT files into the hepvae schema through a branch map; errors name the file.
 
 Branch maps
 -----------
@@ -40,14 +15,15 @@ A :class:`BranchMap` (YAML, unknown keys rejected) names the tree and the branch
 
 Labels come from ``jet_type`` (argument) over ``BranchMap.jet_type`` over the branch
 ``jet.label`` (JetNet coding); one of them is required.
+
+Chunks are assembled by :func:`hepvae.data.importing.assemble` (pT order, truncation,
+empty jets, checks).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -57,283 +33,10 @@ import numpy as np
 import uproot
 
 from hepvae.config import load_config
-from hepvae.data.schema import JET_TYPES, _short, check_jets, label_of, make_jets, wrap_phi
-from hepvae.errors import HepvaeError
-from hepvae.physics.coords import from_relative
-
-#: source entries (JetNet jets or ROOT tree entries) read per chunk
-STEP_SIZE = 20_000
-
-JETNET_PARTICLE_FEATURES = ("eta_rel", "phi_rel", "pt_rel", "mask")
-JETNET_JET_FEATURES = ("pt", "eta", "mass", "n_particles")
-_JETNET_NAME = re.compile(r"^([gqtwz])(?:[_-]?\d+)?$", re.IGNORECASE)
-
-PathLike = str | os.PathLike
-
-
-@dataclass
-class ImportReport:
-    """Counts gathered while importing; pass one to an iterator and read it afterwards."""
-
-    entries: int = 0  #: source entries read (JetNet jets or ROOT tree entries)
-    jets: int = 0  #: jets returned
-    dropped_empty: int = 0  #: jets without constituents skipped (``drop_empty=True``)
-    truncated: int = 0  #: jets with more constituents than ``particles``
-
-
-# ---------------------------------------------------------------------------------------------
-# shared steps
-
-
-def require_file(path: Path) -> None:
-    if not path.exists():
-        raise HepvaeError(f"{path}: no such file")
-    if path.is_dir():
-        raise HepvaeError(f"{path}: is a folder, expected a file")
-
-
-def _as_paths(paths: PathLike | Iterable[PathLike]) -> list[Path]:
-    if isinstance(paths, (str, os.PathLike)):
-        return [Path(paths)]
-    return [Path(p) for p in paths]
-
-
-def _assemble(
-    source: Path,
-    jet: dict[str, np.ndarray],
-    label: np.ndarray | int,
-    part: dict[str, ak.Array],
-    nparticles: np.ndarray | None,
-    locate: Callable[[int], str],
-    particles: int | None,
-    drop_empty: bool,
-    first_event: int,
-    report: ImportReport,
-) -> ak.Array:
-    """Turn one chunk of jets into the schema: empty jets, pT order, truncation, checks.
-
-    ``jet`` holds flat pt, eta, phi, mass; ``part`` jagged pt, eta, phi, mass (mass may be
-    None); ``locate(i)`` describes jet ``i`` of the chunk for error messages.
-    """
-    counts = ak.to_numpy(ak.num(part["pt"], axis=1))
-    empty = counts == 0
-    if np.any(empty):
-        if not drop_empty:
-            raise HepvaeError(
-                f"{source}: {locate(int(np.argmax(empty)))} has no constituents "
-                "(drop_empty / --drop-empty skips such jets)"
-            )
-        keep = ~empty
-        report.dropped_empty += int(np.sum(empty))
-        jet = {k: v[keep] for k, v in jet.items()}
-        part = {k: (None if v is None else v[keep]) for k, v in part.items()}
-        label = label[keep] if isinstance(label, np.ndarray) else label
-        nparticles = None if nparticles is None else nparticles[keep]
-        counts = counts[keep]
-    order = ak.argsort(part["pt"], axis=1, ascending=False)
-    part = {k: (None if v is None else v[order]) for k, v in part.items()}
-    if nparticles is None:
-        nparticles = counts
-    if particles is not None:
-        report.truncated += int(np.sum(counts > particles))
-        part = {k: (None if v is None else v[:, :particles]) for k, v in part.items()}
-    n = len(jet["pt"])
-    start = first_event + report.jets
-    jets = make_jets(
-        jet["pt"],
-        jet["eta"],
-        wrap_phi(np.asarray(jet["phi"], dtype=np.float64)),
-        jet["mass"],
-        label,
-        part["pt"],
-        part["eta"],
-        wrap_phi(part["phi"]),
-        part["mass"],
-        nparticles=nparticles,
-        event=np.arange(start, start + n, dtype=np.uint64),
-    )
-    check_jets(jets, str(source))
-    report.jets += n
-    return jets
-
-
-def _concat(chunks: list[ak.Array]) -> ak.Array:
-    if not chunks:
-        empty = ak.Array([[0.0]])[:0]
-        return make_jets([], [], [], [], [], empty, empty, empty)
-    return chunks[0] if len(chunks) == 1 else ak.concatenate(chunks)
-
-
-# ---------------------------------------------------------------------------------------------
-# JetNet HDF5
-
-
-def jetnet_type_from_name(path: PathLike) -> str | None:
-    """JetNet class letter from a file name (``t.hdf5``, ``g150.hdf5``, ``q_30.h5``), or None."""
-    match = _JETNET_NAME.match(Path(path).stem)
-    return match.group(1).lower() if match else None
-
-
-def resolve_jetnet_type(path: PathLike, jet_type: str | None = None) -> str:
-    """The jet type of a JetNet file: ``jet_type`` when given, else from the file name."""
-    if jet_type is not None:
-        label_of(jet_type)  # validates
-        return jet_type
-    found = jetnet_type_from_name(path)
-    if found is None:
-        raise HepvaeError(
-            f"{path}: cannot tell the jet type from the file name (expected {', '.join(JET_TYPES)}"
-            " optionally followed by the particle count, e.g. t150.hdf5); pass --type"
-        )
-    return found
-
-
-def _open_jetnet(path: Path):
-    """Open a JetNet HDF5 file and check its two datasets; returns (file, particles, jets)."""
-    import h5py
-
-    require_file(path)
-    try:
-        file = h5py.File(path, "r")
-    except OSError as exc:
-        raise HepvaeError(f"{path}: not a readable HDF5 file ({_short(exc)})") from None
-    try:
-        datasets = {}
-        for name, ndim, features in (
-            ("particle_features", 3, JETNET_PARTICLE_FEATURES),
-            ("jet_features", 2, JETNET_JET_FEATURES),
-        ):
-            ds = file.get(name)
-            if not isinstance(ds, h5py.Dataset):
-                raise HepvaeError(
-                    f"{path}: no dataset '{name}' (found: {', '.join(file.keys()) or 'none'})"
-                )
-            expected = "[N, P, 4]" if ndim == 3 else "[N, 4]"
-            if ds.ndim != ndim or ds.shape[-1] != len(features):
-                raise HepvaeError(
-                    f"{path}: {name} has shape {list(ds.shape)}, expected {expected} "
-                    f"({', '.join(features)})"
-                )
-            if ds.dtype.kind not in "iuf":
-                raise HepvaeError(f"{path}: {name} has type {ds.dtype}, expected numbers")
-            datasets[name] = ds
-        n_part, n_jet = len(datasets["particle_features"]), len(datasets["jet_features"])
-        if n_part != n_jet:
-            raise HepvaeError(
-                f"{path}: particle_features has {n_part} jets but jet_features has {n_jet}"
-            )
-    except BaseException:
-        file.close()
-        raise
-    return file, datasets["particle_features"], datasets["jet_features"]
-
-
-def _read_rows(path: Path, dataset, start: int, stop: int) -> np.ndarray:
-    try:
-        return np.asarray(dataset[start:stop])
-    except Exception as exc:  # h5py raises OSError or others on damaged files
-        raise HepvaeError(
-            f"{path}: cannot read {dataset.name.lstrip('/')} ({_short(exc)})"
-        ) from None
-
-
-def _jetnet_chunk(
-    path: Path,
-    pf: np.ndarray,
-    jf: np.ndarray,
-    offset: int,
-    label: int,
-    particles: int | None,
-    drop_empty: bool,
-    first_event: int,
-    report: ImportReport,
-) -> ak.Array:
-    mask_values = pf[..., 3]
-    if not np.all((mask_values == 0) | (mask_values == 1)):
-        raise HepvaeError(
-            f"{path}: particle_features mask (feature 4) has values other than 0 and 1; "
-            f"expected features {', '.join(JETNET_PARTICLE_FEATURES)}"
-        )
-    mask = mask_values == 1
-    counts = mask.sum(axis=1)
-    eta_rel, phi_rel, pt_rel = (ak.unflatten(pf[..., i][mask], counts) for i in range(3))
-    jet_pt, jet_eta, jet_mass, n_particles = (jf[:, i].astype(np.float64) for i in range(4))
-    jet_phi = np.zeros(len(jf))
-    bad = ~np.isfinite(n_particles) | (n_particles != np.round(n_particles))
-    bad |= n_particles < counts
-    if np.any(bad):
-        i = int(np.argmax(bad))
-        raise HepvaeError(
-            f"{path}: jet {offset + i}: jet_features n_particles is {n_particles[i]:g}, "
-            f"expected a whole number >= its {counts[i]} unmasked particles"
-        )
-    pt, eta, phi = from_relative(jet_pt, jet_eta, jet_phi, eta_rel, phi_rel, pt_rel)
-    return _assemble(
-        path,
-        {"pt": jet_pt, "eta": jet_eta, "phi": jet_phi, "mass": jet_mass},
-        label,
-        {"pt": pt, "eta": eta, "phi": phi, "mass": None},
-        n_particles.astype(np.int64),
-        lambda i: f"jet {offset + i}",
-        particles,
-        drop_empty,
-        first_event,
-        report,
-    )
-
-
-def iterate_jetnet_hdf5(
-    path: PathLike,
-    jet_type: str | None = None,
-    particles: int | None = None,
-    drop_empty: bool = False,
-    step_size: int = STEP_SIZE,
-    first_event: int = 0,
-    report: ImportReport | None = None,
-) -> Iterator[ak.Array]:
-    """Yield a JetNet HDF5 file as chunks of schema jets (GeV), ``step_size`` jets at a time.
-
-    See the module docstring for the rules (jet type, phi = 0, masks, multiplicity).
-    """
-    path = Path(path)
-    label = label_of(resolve_jetnet_type(path, jet_type))
-    report = report if report is not None else ImportReport()
-    first_event -= report.jets  # so that this call's first jet gets event number first_event
-    file, particle_ds, jet_ds = _open_jetnet(path)
-    with file:
-        for start in range(0, len(jet_ds), step_size):
-            stop = min(start + step_size, len(jet_ds))
-            pf = _read_rows(path, particle_ds, start, stop)
-            jf = _read_rows(path, jet_ds, start, stop)
-            jets = _jetnet_chunk(
-                path, pf, jf, start, label, particles, drop_empty, first_event, report
-            )
-            report.entries += stop - start
-            yield jets
-
-
-def read_jetnet_hdf5(
-    path: PathLike,
-    jet_type: str | None = None,
-    particles: int | None = None,
-    drop_empty: bool = False,
-    report: ImportReport | None = None,
-) -> ak.Array:
-    """Read a whole JetNet HDF5 file into the in-memory schema (see :func:`iterate_jetnet_hdf5`)."""
-    return _concat(
-        list(iterate_jetnet_hdf5(path, jet_type, particles, drop_empty=drop_empty, report=report))
-    )
-
-
-def jetnet_entries(path: PathLike) -> int:
-    """Number of jets in a JetNet HDF5 file (checks its datasets)."""
-    file, _, jet_ds = _open_jetnet(Path(path))
-    with file:
-        return len(jet_ds)
-
-
-# ---------------------------------------------------------------------------------------------
-# ROOT through a branch map
+from hepvae.data.importing import STEP_SIZE, ImportReport, assemble
+from hepvae.data.schema import JET_TYPES, concat_jets, label_of
+from hepvae.errors import HepvaeError, ParameterError
+from hepvae.paths import PathLike, as_paths, reason, require_file
 
 
 @dataclass
@@ -408,7 +111,7 @@ def _open_tree(path: Path, tree_name: str, branch_map: BranchMap):
     try:
         file = uproot.open(path)
     except Exception as exc:  # uproot raises many types for broken files
-        raise HepvaeError(f"{path}: not a readable ROOT file ({_short(exc)})") from None
+        raise HepvaeError(f"{path}: not a readable ROOT file ({reason(exc)})") from None
     try:
         try:
             tree = file[tree_name]
@@ -577,19 +280,25 @@ def _branch_map_chunk(
         jet, labels, part, locate = _per_entry_jets(branches)
     if label is None:
         label = ak.to_numpy(labels)
-    return _assemble(
+    return assemble(
         path, jet, label, part, None, locate, particles, drop_empty, first_event, report
     )
 
 
-def resolve_branch_map_label(bmap: BranchMap, jet_type: str | None = None) -> int | None:
-    """Fixed label code, or None when labels come from the ``jet.label`` branch."""
+def resolve_branch_map_label(
+    bmap: BranchMap, jet_type: str | None = None, source: PathLike = "the branch map"
+) -> int | None:
+    """Fixed label code, or None when labels come from the ``jet.label`` branch.
+
+    ``source`` names the branch map (its file) in the error raised when it gives no jet type.
+    """
     chosen = jet_type if jet_type is not None else bmap.jet_type
     if chosen is not None:
         return label_of(chosen)
     if bmap.jet.label is None:
-        raise HepvaeError(
-            "the branch map gives no jet type: set jet_type or jet.label, or pass --type"
+        raise ParameterError(
+            f"{source}: the branch map gives no jet type: set jet_type or jet.label in it, "
+            "or give {jet_type}"
         )
     return None
 
@@ -614,7 +323,7 @@ def iterate_branch_map(
     report = report if report is not None else ImportReport()
     first_event -= report.jets
     branch_names = sorted(set(bmap.branches().values()))
-    for path in _as_paths(paths):
+    for path in as_paths(paths):
         file, tree = _open_tree(path, bmap.tree, bmap)
         with file:
             chunks = tree.iterate(branch_names, step_size=step_size, library="ak", report=True)
@@ -625,7 +334,7 @@ def iterate_branch_map(
                     break
                 except Exception as exc:  # damaged baskets, unreadable types, ...
                     raise HepvaeError(
-                        f"{path}: cannot read tree '{bmap.tree}' ({_short(exc)})"
+                        f"{path}: cannot read tree '{bmap.tree}' ({reason(exc)})"
                     ) from None
                 jets = _branch_map_chunk(
                     path,
@@ -651,7 +360,7 @@ def read_branch_map(
     report: ImportReport | None = None,
 ) -> ak.Array:
     """Read external ROOT files into the in-memory schema (see :func:`iterate_branch_map`)."""
-    return _concat(
+    return concat_jets(
         list(
             iterate_branch_map(
                 paths, branch_map, jet_type, particles, drop_empty=drop_empty, report=report
@@ -665,23 +374,3 @@ def root_entries(path: PathLike, branch_map: BranchMap) -> int:
     file, tree = _open_tree(Path(path), branch_map.tree, branch_map)
     with file:
         return tree.num_entries
-
-
-__all__ = [
-    "STEP_SIZE",
-    "BranchMap",
-    "ConstituentBranches",
-    "ImportReport",
-    "JetBranches",
-    "iterate_branch_map",
-    "iterate_jetnet_hdf5",
-    "jetnet_entries",
-    "jetnet_type_from_name",
-    "load_branch_map",
-    "require_file",
-    "read_branch_map",
-    "read_jetnet_hdf5",
-    "resolve_branch_map_label",
-    "resolve_jetnet_type",
-    "root_entries",
-]
