@@ -20,7 +20,8 @@ from typing import Any
 import torch
 
 from hepvae import __version__
-from hepvae.errors import HepvaeError
+from hepvae.cluster import check_dask_options
+from hepvae.errors import HepvaeError, ParameterError
 from hepvae.progress import ProgressBar
 from hepvae.sampling import (
     check_request,
@@ -239,13 +240,12 @@ def generate(
     output folder. On any error no output file of the run is left behind.
     """
     check_request(n, temperature)
-    for name, value in (("--batch-size", batch_size), ("--shards", shards)):
+    for name, value in (("batch_size", batch_size), ("shards", shards)):
         if value <= 0:
-            raise HepvaeError(f"{name} must be a positive integer, got {value}")
+            raise ParameterError(f"{{{name}}} must be a positive integer, got {value}")
     if shards > n:
-        raise HepvaeError(f"--shards {shards} is more than --n {n}")
-    if scheduler and local_cluster:
-        raise HepvaeError("give either --scheduler or --local-cluster, not both")
+        raise ParameterError(f"{{shards}} {shards} is more than {{n}} {n}")
+    check_dask_options(scheduler, local_cluster)
     output = Path(output)
     _check_output(output)
     model = load_generator(checkpoint, device)

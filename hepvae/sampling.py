@@ -23,7 +23,7 @@ import numpy as np
 import vector
 
 from hepvae.data.schema import JET_TYPES, make_jets, wrap_phi
-from hepvae.errors import HepvaeError
+from hepvae.errors import HepvaeError, ParameterError
 
 vector.register_awkward()
 
@@ -71,7 +71,7 @@ def shard_path(path: str, index: int, shards: int) -> str:
 
 
 def resolve_labels(jet_type: str, trained: Sequence[int], source: str) -> list[int]:
-    """Label codes for a ``--jet-type`` choice: one type, or ``all`` (the trained classes).
+    """Label codes for a ``jet_type`` choice: one type, or ``all`` (the trained classes).
 
     Raises :class:`HepvaeError` for unknown types and types the model was not trained on.
     """
@@ -79,8 +79,9 @@ def resolve_labels(jet_type: str, trained: Sequence[int], source: str) -> list[i
     if jet_type == "all":
         return sorted(int(k) for k in trained)
     if jet_type not in JET_TYPES:
-        raise HepvaeError(
-            f"unknown jet type {jet_type!r}: choose one of {', '.join(JET_TYPES)} or all"
+        raise ParameterError(
+            f"{{jet_type}}: unknown jet type {jet_type!r}, choose one of {', '.join(JET_TYPES)} "
+            "or all"
         )
     code = JET_TYPES.index(jet_type)
     if code not in trained:
@@ -94,11 +95,11 @@ def resolve_labels(jet_type: str, trained: Sequence[int], source: str) -> list[i
 def check_request(n: int, temperature: float) -> None:
     """One-line errors for a non-positive jet count or temperature."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise HepvaeError(f"--n must be a positive integer, got {n!r}")
+        raise ParameterError(f"{{n}} must be a positive integer, got {n!r}")
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)):
-        raise HepvaeError(f"--temperature must be a positive number, got {temperature!r}")
+        raise ParameterError(f"{{temperature}} must be a positive number, got {temperature!r}")
     if temperature <= 0:
-        raise HepvaeError(f"--temperature must be > 0, got {temperature!r}")
+        raise ParameterError(f"{{temperature}} must be > 0, got {temperature!r}")
 
 
 def padded_to_jets(
