@@ -87,10 +87,9 @@ def run_analysis(
             f"{{executor}}: unknown executor {executor!r}, choose from {', '.join(EXECUTORS)}"
         )
     if wants_dask and executor != "dask":
-        raise ParameterError(
-            "{scheduler}, {local_cluster} and {client} need the dask executor, "
-            f"not {{executor}} {executor}"
-        )
+        given = {"scheduler": scheduler, "local_cluster": local_cluster, "client": client}
+        names = " and ".join(f"{{{name}}}" for name, value in given.items() if value is not None)
+        raise ParameterError(f"{{executor}} {executor}: using {names} would need the dask executor")
     check_dask_options(scheduler, local_cluster)
     datasets = {name: [Path(p) for p in paths] for name, paths in datasets.items()}
     check_files(datasets)
