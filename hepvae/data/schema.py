@@ -44,6 +44,7 @@ import numpy as np
 import uproot
 import vector
 
+from hepvae.atomic import remove_stale_temps, temp_path
 from hepvae.errors import HepvaeError, SchemaError
 from hepvae.paths import as_paths, reason, require_file
 
@@ -219,6 +220,8 @@ class JetWriter:
 
     The file is written under a temporary name in the target folder and renamed when the
     writer closes without error; on error the temporary file is removed and nothing is left.
+    Temporary files that killed runs left for the same target are removed first
+    (:func:`hepvae.atomic.remove_stale_temps`).
 
     >>> with JetWriter("jets.root", metadata={"producer": "simulate"}) as writer:
     ...     writer.write(chunk)
@@ -238,7 +241,8 @@ class JetWriter:
             raise HepvaeError(
                 f"{self.path.parent}: cannot create output folder ({exc.strerror})"
             ) from None
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        remove_stale_temps(self.path)
+        self._tmp = temp_path(self.path)
         try:
             self._file = uproot.recreate(self._tmp)
         except OSError as exc:
