@@ -231,3 +231,18 @@ def test_next_write_removes_temp_files_of_killed_runs(tmp_path, jets):
     with atomic_path(summary) as tmp:
         tmp.write_text("{}")
     assert summary.read_text() == "{}" and not stale.exists()
+
+
+def test_files_without_jets(tmp_path):
+    """An empty schema file reads as no jets, or as an error naming it for readers that need
+    jets; a file of zero bytes is an error naming it."""
+    from hepvae.data.schema import empty_jets
+
+    path = write_jets(tmp_path / "nojets.root", empty_jets())
+    assert len(read_jets(path)) == 0 and count_jets(path) == 0
+    with pytest.raises(SchemaError, match=r"nojets\.root: holds no jets"):
+        read_jets([write_jets(tmp_path / "some.root", random_jets(3)), path], require_jets=True)
+    zero = tmp_path / "zero.root"
+    zero.write_bytes(b"")
+    with pytest.raises(SchemaError, match=r"zero\.root: not a readable ROOT file"):
+        read_jets(zero)

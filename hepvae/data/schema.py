@@ -368,11 +368,18 @@ def iterate_jets(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     step_size: int = 100_000,
     check: bool = True,
+    require_jets: bool = False,
 ) -> Iterator[ak.Array]:
-    """Yield chunks of at most ``step_size`` jets from one or more schema files, in order."""
+    """Yield chunks of at most ``step_size`` jets from one or more schema files, in order.
+
+    With ``check`` every chunk is checked (:func:`check_jets`); with ``require_jets`` a file
+    without jets is an error naming it (for readers that cannot work without jets).
+    """
     for path in as_paths(paths):
         file, tree = _open_tree(path)
         with file:
+            if require_jets and tree.num_entries == 0:
+                raise SchemaError(f"{path}: holds no jets")
             try:
                 chunks = tree.iterate(list(BRANCHES), step_size=step_size, library="ak")
                 for arrays in chunks:
@@ -392,11 +399,15 @@ def read_jets(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     max_jets: int | None = None,
     check: bool = True,
+    require_jets: bool = False,
 ) -> ak.Array:
-    """Read jets from one or more schema files into memory (at most ``max_jets``)."""
+    """Read jets from one or more schema files into memory (at most ``max_jets``).
+
+    ``check`` and ``require_jets`` are those of :func:`iterate_jets`.
+    """
     chunks = []
     total = 0
-    for chunk in iterate_jets(paths, check=check):
+    for chunk in iterate_jets(paths, check=check, require_jets=require_jets):
         if max_jets is not None and total + len(chunk) > max_jets:
             chunk = chunk[: max_jets - total]
         chunks.append(chunk)
