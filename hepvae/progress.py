@@ -48,15 +48,19 @@ class ProgressBar:
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.table import Column
 
         self._progress = Progress(
             TextColumn("{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[values]}"),
+            TextColumn(
+                "{task.fields[values]}",
+                table_column=Column(no_wrap=True, overflow="ellipsis", max_width=32),
+            ),
             console=console,
             transient=self.transient,
         )
