@@ -26,7 +26,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import awkward as ak
 import numpy as np
@@ -270,7 +270,6 @@ def _branch_map_chunk(
     label: int | None,
     particles: int | None,
     drop_empty: bool,
-    first_event: int,
     report: ImportReport,
 ) -> ak.Array:
     branches = _Branches(path, bmap, arrays, entry0)
@@ -280,9 +279,7 @@ def _branch_map_chunk(
         jet, labels, part, locate = _per_entry_jets(branches)
     if label is None:
         label = ak.to_numpy(labels)
-    return assemble(
-        path, jet, label, part, None, locate, particles, drop_empty, first_event, report
-    )
+    return assemble(path, jet, label, part, None, locate, particles, drop_empty, report)
 
 
 def resolve_branch_map_label(
@@ -310,18 +307,17 @@ def iterate_branch_map(
     particles: int | None = None,
     drop_empty: bool = False,
     step_size: int = STEP_SIZE,
-    first_event: int = 0,
     report: ImportReport | None = None,
 ) -> Iterator[ak.Array]:
     """Yield jets from external ROOT files as schema chunks, ``step_size`` tree entries at a time.
 
     ``branch_map`` is a :class:`BranchMap` or the path of its YAML file; ``jet_type``
-    overrides its label. Momenta in GeV, as in the source branches.
+    overrides its label. Momenta in GeV, as in the source branches. Event numbers continue
+    from ``report.jets`` (0 for a new report).
     """
     bmap = branch_map if isinstance(branch_map, BranchMap) else load_branch_map(branch_map)
     label = resolve_branch_map_label(bmap, jet_type)
     report = report if report is not None else ImportReport()
-    first_event -= report.jets
     branch_names = sorted(set(bmap.branches().values()))
     for path in as_paths(paths):
         file, tree = _open_tree(path, bmap.tree, bmap)
@@ -344,7 +340,6 @@ def iterate_branch_map(
                     label,
                     particles,
                     drop_empty,
-                    first_event,
                     report,
                 )
                 report.entries += len(arrays)
@@ -354,19 +349,12 @@ def iterate_branch_map(
 def read_branch_map(
     paths: PathLike | Iterable[PathLike],
     branch_map: BranchMap | PathLike,
-    jet_type: str | None = None,
-    particles: int | None = None,
-    drop_empty: bool = False,
-    report: ImportReport | None = None,
+    *args: Any,
+    **options: Any,
 ) -> ak.Array:
-    """Read external ROOT files into the in-memory schema (see :func:`iterate_branch_map`)."""
-    return concat_jets(
-        list(
-            iterate_branch_map(
-                paths, branch_map, jet_type, particles, drop_empty=drop_empty, report=report
-            )
-        )
-    )
+    """Read external ROOT files into the in-memory schema; the arguments are those of
+    :func:`iterate_branch_map` (``jet_type``, ``particles``, ``drop_empty``, ``report``)."""
+    return concat_jets(list(iterate_branch_map(paths, branch_map, *args, **options)))
 
 
 def root_entries(path: PathLike, branch_map: BranchMap) -> int:

@@ -115,7 +115,6 @@ def convert(
                 jet_type=jet_type,
                 particles=particles,
                 drop_empty=drop_empty,
-                first_event=writer.n_jets,
                 report=report,
             )
             if fmt == "root":

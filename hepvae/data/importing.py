@@ -3,7 +3,8 @@ source jets into the in-memory schema (:func:`hepvae.data.schema.make_jets`).
 
 Every chunk comes out with constituents sorted by descending pT, optionally truncated to the
 leading ``particles`` (``Jet.nparticles`` keeps the multiplicity before truncation), event
-numbers counting jets from ``first_event``, and checked with
+numbers counting the jets returned with the same :class:`ImportReport` (from 0; so one
+report shared by several files numbers them on), and checked with
 :func:`hepvae.data.schema.check_jets`. Jets without constituents are an error unless
 ``drop_empty=True``, which skips them and counts them in :attr:`ImportReport.dropped_empty`.
 The readers are :mod:`hepvae.data.jetnet` (JetNet HDF5) and :mod:`hepvae.data.branchmap`
@@ -31,7 +32,7 @@ class ImportReport:
     """Counts gathered while importing; pass one to an iterator and read it afterwards."""
 
     entries: int = 0  #: source entries read (JetNet jets or ROOT tree entries)
-    jets: int = 0  #: jets returned
+    jets: int = 0  #: jets returned (the event number of the next jet)
     dropped_empty: int = 0  #: jets without constituents skipped (``drop_empty=True``)
     truncated: int = 0  #: jets with more constituents than ``particles``
 
@@ -45,7 +46,6 @@ def assemble(
     locate: Callable[[int], str],
     particles: int | None,
     drop_empty: bool,
-    first_event: int,
     report: ImportReport,
 ) -> ak.Array:
     """Turn one chunk of jets into the schema: empty jets, pT order, truncation, checks.
@@ -76,7 +76,7 @@ def assemble(
         report.truncated += int(np.sum(counts > particles))
         part = {k: (None if v is None else v[:, :particles]) for k, v in part.items()}
     n = len(jet["pt"])
-    start = first_event + report.jets
+    start = report.jets
     jets = make_jets(
         jet["pt"],
         jet["eta"],

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -117,7 +118,6 @@ def _jetnet_chunk(
     label: int,
     particles: int | None,
     drop_empty: bool,
-    first_event: int,
     report: ImportReport,
 ) -> ak.Array:
     mask_values = pf[..., 3]
@@ -149,7 +149,6 @@ def _jetnet_chunk(
         lambda i: f"jet {offset + i}",
         particles,
         drop_empty,
-        first_event,
         report,
     )
 
@@ -160,41 +159,31 @@ def iterate_jetnet_hdf5(
     particles: int | None = None,
     drop_empty: bool = False,
     step_size: int = STEP_SIZE,
-    first_event: int = 0,
     report: ImportReport | None = None,
 ) -> Iterator[ak.Array]:
     """Yield a JetNet HDF5 file as chunks of schema jets (GeV), ``step_size`` jets at a time.
 
-    See the module docstring for the rules (jet type, phi = 0, masks, multiplicity).
+    See the module docstring for the rules (jet type, phi = 0, masks, multiplicity). Event
+    numbers continue from ``report.jets`` (0 for a new report).
     """
     path = Path(path)
     label = label_of(resolve_jetnet_type(path, jet_type))
     report = report if report is not None else ImportReport()
-    first_event -= report.jets  # so that this call's first jet gets event number first_event
     file, particle_ds, jet_ds = _open_jetnet(path)
     with file:
         for start in range(0, len(jet_ds), step_size):
             stop = min(start + step_size, len(jet_ds))
             pf = _read_rows(path, particle_ds, start, stop)
             jf = _read_rows(path, jet_ds, start, stop)
-            jets = _jetnet_chunk(
-                path, pf, jf, start, label, particles, drop_empty, first_event, report
-            )
+            jets = _jetnet_chunk(path, pf, jf, start, label, particles, drop_empty, report)
             report.entries += stop - start
             yield jets
 
 
-def read_jetnet_hdf5(
-    path: PathLike,
-    jet_type: str | None = None,
-    particles: int | None = None,
-    drop_empty: bool = False,
-    report: ImportReport | None = None,
-) -> ak.Array:
-    """Read a whole JetNet HDF5 file into the in-memory schema (see :func:`iterate_jetnet_hdf5`)."""
-    return concat_jets(
-        list(iterate_jetnet_hdf5(path, jet_type, particles, drop_empty=drop_empty, report=report))
-    )
+def read_jetnet_hdf5(path: PathLike, *args: Any, **options: Any) -> ak.Array:
+    """Read a whole JetNet HDF5 file into the in-memory schema; the arguments are those of
+    :func:`iterate_jetnet_hdf5` (``jet_type``, ``particles``, ``drop_empty``, ``report``)."""
+    return concat_jets(list(iterate_jetnet_hdf5(path, *args, **options)))
 
 
 def jetnet_entries(path: PathLike) -> int:
