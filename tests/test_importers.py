@@ -585,3 +585,19 @@ def test_failure_keeps_previous_output(tmp_path, capsys):
     )
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jets.root", "t.hdf5", "z.hdf5"]
+
+
+def test_library_errors_name_parameters_and_the_cli_its_options(tmp_path, capsys):
+    from hepvae.data.convert import convert
+    from hepvae.errors import ParameterError
+
+    write_jetnet(tmp_path / "jets.hdf5", n=3)
+    out = tmp_path / "out.root"
+    with pytest.raises(ParameterError) as info:
+        convert([tmp_path / "jets.hdf5"], out, jet_type="top")
+    assert str(info.value).startswith("jet_type: unknown jet type 'top'"), info.value
+    with pytest.raises(ParameterError, match=r"jets\.hdf5: cannot tell the jet type .* jet_type$"):
+        convert([tmp_path / "jets.hdf5"], out)
+    assert main(["convert", str(tmp_path / "jets.hdf5"), "-o", str(out)]) == 2
+    assert capsys.readouterr().err.strip().endswith("give --type")
+    assert not out.exists()
