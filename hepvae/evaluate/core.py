@@ -22,7 +22,7 @@ import awkward as ak
 import numpy as np
 
 from hepvae.data.schema import JET_TYPES, count_jets, read_jets
-from hepvae.errors import HepvaeError
+from hepvae.errors import HepvaeError, ParameterError
 from hepvae.evaluate.metrics import (
     METRICS,
     MIN_JETS,
@@ -162,8 +162,8 @@ def _plan(
     needed = {m: MIN_JETS[m] for m in metrics}
     worst = max(needed, key=needed.get)
     if n_use < needed[worst]:
-        cap = f", --n {n}" if n is not None and n < available else ""
-        raise HepvaeError(
+        cap = f", {{n}} {n}" if n is not None and n < available else ""
+        raise ParameterError(
             f"jet type {jet_type}: too few jets for {worst.upper()}: it needs at least "
             f"{needed[worst]} jets per sample, i.e. {2 * needed[worst]} real and "
             f"{needed[worst]} generated jets (have {len(real_c)} real, split into halves of "
@@ -171,7 +171,7 @@ def _plan(
         )
     notes = []
     if n is not None and n > available:
-        notes.append(f"--n {n} asked for more jets per sample than the {available} available")
+        notes.append(f"n {n} asked for more jets per sample than the {available} available")
     return {
         "jet_type": jet_type,
         "label": label,
