@@ -24,7 +24,9 @@ def dask_client(scheduler: str | None = None, local_workers: int = 2) -> Iterato
         try:
             client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
-            raise ParameterError(f"{{scheduler}} {scheduler}: cannot connect ({exc})") from None
+            raise ParameterError(
+                "{scheduler} {address}: cannot connect ({reason})", address=scheduler, reason=exc
+            ) from None
         with client:
             yield client
         return

@@ -242,9 +242,9 @@ def generate(
     check_request(n, temperature)
     for name, value in (("batch_size", batch_size), ("shards", shards)):
         if value <= 0:
-            raise ParameterError(f"{{{name}}} must be a positive integer, got {value}")
+            raise ParameterError("{" + name + "} must be a positive integer, got {got}", got=value)
     if shards > n:
-        raise ParameterError(f"{{shards}} {shards} is more than {{n}} {n}")
+        raise ParameterError("{shards} {got} is more than {n} {total}", got=shards, total=n)
     check_dask_options(scheduler, local_cluster)
     output = Path(output)
     _check_output(output)

@@ -80,8 +80,9 @@ def resolve_labels(jet_type: str, trained: Sequence[int], source: str) -> list[i
         return sorted(int(k) for k in trained)
     if jet_type not in JET_TYPES:
         raise ParameterError(
-            f"{{jet_type}}: unknown jet type {jet_type!r}, choose one of {', '.join(JET_TYPES)} "
-            "or all"
+            "{jet_type}: unknown jet type {got!r}, choose one of {types} or all",
+            got=jet_type,
+            types=", ".join(JET_TYPES),
         )
     code = JET_TYPES.index(jet_type)
     if code not in trained:
@@ -95,11 +96,13 @@ def resolve_labels(jet_type: str, trained: Sequence[int], source: str) -> list[i
 def check_request(n: int, temperature: float) -> None:
     """One-line errors for a non-positive jet count or temperature."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ParameterError(f"{{n}} must be a positive integer, got {n!r}")
+        raise ParameterError("{n} must be a positive integer, got {got!r}", got=n)
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)):
-        raise ParameterError(f"{{temperature}} must be a positive number, got {temperature!r}")
+        raise ParameterError(
+            "{temperature} must be a positive number, got {got!r}", got=temperature
+        )
     if temperature <= 0:
-        raise ParameterError(f"{{temperature}} must be > 0, got {temperature!r}")
+        raise ParameterError("{temperature} must be > 0, got {got!r}", got=temperature)
 
 
 def padded_to_jets(

@@ -84,12 +84,16 @@ def run_analysis(
     executor = executor or ("dask" if wants_dask else "iterative")
     if executor not in EXECUTORS:
         raise ParameterError(
-            f"{{executor}}: unknown executor {executor!r}, choose from {', '.join(EXECUTORS)}"
+            "{executor}: unknown executor {got!r}, choose from {executors}",
+            got=executor,
+            executors=", ".join(EXECUTORS),
         )
     if wants_dask and executor != "dask":
         given = {"scheduler": scheduler, "local_cluster": local_cluster, "client": client}
-        names = " and ".join(f"{{{name}}}" for name, value in given.items() if value is not None)
-        raise ParameterError(f"{{executor}} {executor}: using {names} would need the dask executor")
+        names = " and ".join("{" + name + "}" for name, value in given.items() if value is not None)
+        raise ParameterError(
+            "{executor} {got}: using " + names + " would need the dask executor", got=executor
+        )
     check_dask_options(scheduler, local_cluster)
     datasets = {name: [Path(p) for p in paths] for name, paths in datasets.items()}
     check_files(datasets)

@@ -294,8 +294,9 @@ def resolve_branch_map_label(
         return label_of(chosen)
     if bmap.jet.label is None:
         raise ParameterError(
-            f"{source}: the branch map gives no jet type: set jet_type or jet.label in it, "
-            "or give {jet_type}"
+            "{source}: the branch map gives no jet type: set jet_type or jet.label in it, "
+            "or give {jet_type}",
+            source=source,
         )
     return None
 

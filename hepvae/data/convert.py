@@ -34,8 +34,9 @@ def detect_format(paths: Iterable[str | os.PathLike]) -> str:
         fmt = EXTENSIONS.get(path.suffix.lower())
         if fmt is None:
             raise ParameterError(
-                f"{path}: cannot tell the input format from the extension "
-                "(.h5/.hdf5: JetNet, .root: ROOT read through {branch_map}); give {fmt}"
+                "{path}: cannot tell the input format from the extension "
+                "(.h5/.hdf5: JetNet, .root: ROOT read through {branch_map}); give {fmt}",
+                path=path,
             )
         found.setdefault(fmt, path)
     if len(found) > 1:
@@ -72,14 +73,18 @@ def convert(
         require_file(path)
     fmt = fmt or detect_format(inputs)
     if fmt not in FORMATS:
-        raise ParameterError(f"{{fmt}}: unknown format {fmt!r}, choose one of {', '.join(FORMATS)}")
+        raise ParameterError(
+            "{fmt}: unknown format {got!r}, choose one of {formats}",
+            got=fmt,
+            formats=", ".join(FORMATS),
+        )
     if jet_type is not None:
         try:
             label_of(jet_type)
         except HepvaeError as exc:
-            raise ParameterError(f"{{jet_type}}: {exc}") from None
+            raise ParameterError("{jet_type}: {reason}", reason=exc) from None
     if particles is not None and particles <= 0:
-        raise ParameterError(f"{{particles}} must be > 0, got {particles}")
+        raise ParameterError("{particles} must be > 0, got {got}", got=particles)
     options: dict[str, Any] = {
         "jet_type": jet_type,
         "particles": particles,
@@ -89,7 +94,9 @@ def convert(
     metadata["format"] = fmt
     if fmt == "root":
         if branch_map is None:
-            raise ParameterError(f"{inputs[0]}: ROOT input needs a branch map ({{branch_map}})")
+            raise ParameterError(
+                "{path}: ROOT input needs a branch map ({branch_map})", path=inputs[0]
+            )
         if not isinstance(branch_map, BranchMap):
             options["branch_map_file"] = str(branch_map)
             branch_map = load_branch_map(branch_map)
@@ -101,7 +108,8 @@ def convert(
     else:
         if branch_map is not None:
             raise ParameterError(
-                f"{branch_map}: {{branch_map}} applies only to ROOT input, not to JetNet HDF5"
+                "{path}: {branch_map} applies only to ROOT input, not to JetNet HDF5",
+                path=branch_map,
             )
         metadata["jet_types"] = {str(p): resolve_jetnet_type(p, jet_type) for p in inputs}
         metadata["jet_phi"] = "0 for every jet (JetNet stores no jet phi)"

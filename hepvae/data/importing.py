@@ -58,8 +58,9 @@ def assemble(
     if np.any(empty):
         if not drop_empty:
             raise ParameterError(
-                f"{source}: {locate(int(np.argmax(empty)))} has no constituents "
-                "({drop_empty} skips such jets)"
+                "{source}: {jet} has no constituents ({drop_empty} skips such jets)",
+                source=source,
+                jet=locate(int(np.argmax(empty))),
             )
         keep = ~empty
         report.dropped_empty += int(np.sum(empty))

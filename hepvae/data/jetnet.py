@@ -55,8 +55,10 @@ def resolve_jetnet_type(path: PathLike, jet_type: str | None = None) -> str:
     found = jetnet_type_from_name(path)
     if found is None:
         raise ParameterError(
-            f"{path}: cannot tell the jet type from the file name (expected {', '.join(JET_TYPES)}"
-            " optionally followed by the particle count, e.g. t150.hdf5); give {jet_type}"
+            "{path}: cannot tell the jet type from the file name (expected {types} optionally "
+            "followed by the particle count, e.g. t150.hdf5); give {jet_type}",
+            path=path,
+            types=", ".join(JET_TYPES),
         )
     return found
 

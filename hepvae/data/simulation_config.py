@@ -96,7 +96,8 @@ class SimulationConfig:
         """Raise :class:`ParameterError` naming the first invalid setting."""
         if self.jet_type not in PROCESSES:
             raise ParameterError(
-                f"{{jet_type}}: unknown jet type {self.jet_type!r}, choose one of g, q, t, w, z"
+                "{jet_type}: unknown jet type {got!r}, choose one of g, q, t, w, z",
+                got=self.jet_type,
             )
         for name in ("n_jets", "n_particles", "chunk_size", "batch_events"):
             _check_int(name, getattr(self, name), minimum=1)
@@ -105,13 +106,17 @@ class SimulationConfig:
             _check_int("workers", self.workers, minimum=1)
         if not 0 <= self.pt_min < self.pt_max:
             raise ParameterError(
-                f"need 0 <= {{pt_min}} < {{pt_max}}, got {self.pt_min}, {self.pt_max}"
+                "need 0 <= {pt_min} < {pt_max}, got {low}, {high}",
+                low=self.pt_min,
+                high=self.pt_max,
             )
         for name in ("pthat_min", "sqrt_s", "jet_r", "eta_max"):
             if not getattr(self, name) > 0:
-                raise ParameterError(f"{{{name}}} must be > 0, got {getattr(self, name)!r}")
+                raise ParameterError(
+                    "{" + name + "} must be > 0, got {got!r}", got=getattr(self, name)
+                )
         if self.match_dr is not None and not self.match_dr > 0:
-            raise ParameterError(f"{{match_dr}} must be > 0, got {self.match_dr!r}")
+            raise ParameterError("{match_dr} must be > 0, got {got!r}", got=self.match_dr)
 
     @property
     def label(self) -> int:
@@ -151,7 +156,11 @@ class SimulationConfig:
 
 def _check_int(name: str, value: object, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ParameterError(f"{{{name}}} must be an integer >= {minimum}, got {value!r}")
+        raise ParameterError(
+            "{" + name + "} must be an integer >= {minimum}, got {got!r}",
+            minimum=minimum,
+            got=value,
+        )
 
 
 def available_cores() -> int:

@@ -162,13 +162,15 @@ def _plan(
     needed = {m: MIN_JETS[m] for m in metrics}
     worst = max(needed, key=needed.get)
     if n_use < needed[worst]:
-        cap = f", {{n}} {n}" if n is not None and n < available else ""
-        raise ParameterError(
+        message = (
             f"jet type {jet_type}: too few jets for {worst.upper()}: it needs at least "
             f"{needed[worst]} jets per sample, i.e. {2 * needed[worst]} real and "
             f"{needed[worst]} generated jets (have {len(real_c)} real, split into halves of "
-            f"{half}, and {len(gen_c)} generated{cap})"
+            f"{half}, and {len(gen_c)} generated"
         )
+        if n is not None and n < available:
+            raise ParameterError("{message}, {n} {got})", message=message, got=n)
+        raise HepvaeError(message + ")")
     notes = []
     if n is not None and n > available:
         notes.append(f"n {n} asked for more jets per sample than the {available} available")
