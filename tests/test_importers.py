@@ -600,4 +600,8 @@ def test_library_errors_name_parameters_and_the_cli_its_options(tmp_path, capsys
         convert([tmp_path / "jets.hdf5"], out)
     assert main(["convert", str(tmp_path / "jets.hdf5"), "-o", str(out)]) == 2
     assert capsys.readouterr().err.strip().endswith("give --type")
+    # a file name with braces is shown as it is, not taken for a parameter
+    write_jetnet(tmp_path / "{jet_type}.hdf5", n=3)
+    assert main(["convert", str(tmp_path / "{jet_type}.hdf5"), "-o", str(out)]) == 2
+    assert "{jet_type}.hdf5: cannot tell the jet type" in capsys.readouterr().err
     assert not out.exists()
