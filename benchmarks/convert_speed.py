@@ -18,8 +18,8 @@ import h5py
 import numpy as np
 import uproot
 
+from hepvae.data.branchmap import BranchMap, ConstituentBranches, JetBranches
 from hepvae.data.convert import convert
-from hepvae.data.importers import BranchMap, ConstituentBranches, JetBranches
 
 
 def write_jetnet(path: Path, n: int, slots: int, rng: np.random.Generator) -> None:

@@ -2,7 +2,9 @@
 
 The CLI only parses arguments and calls the library. Errors the user can fix
 (:class:`hepvae.HepvaeError`) print one line and exit with status 2; ``--debug`` shows the
-traceback instead.
+traceback instead. Library errors that name parameters (:class:`hepvae.errors.ParameterError`)
+are shown with the options that set them: ``batch_size`` is ``--batch-size`` unless the
+command maps it otherwise with ``set_defaults(parameter_options={"n_jets": "--n"})``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import importlib
 import sys
 
 from hepvae import __version__
-from hepvae.errors import HepvaeError
+from hepvae.errors import HepvaeError, ParameterError
 
 #: subcommand modules in ``hepvae.commands``, in the order of the data flow
 COMMANDS = (
@@ -42,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_message(exc: HepvaeError, args: argparse.Namespace) -> str:
+    """The one-line message of ``exc``, with parameters shown as the command's options."""
+    if not isinstance(exc, ParameterError):
+        return str(exc)
+    options = getattr(args, "parameter_options", {})
+    return exc.named(lambda name: options.get(name, "--" + name.replace("_", "-")))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -50,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     except HepvaeError as exc:
         if args.debug:
             raise
-        print(f"hepvae {args.command}: error: {exc}", file=sys.stderr)
+        print(f"hepvae {args.command}: error: {error_message(exc, args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"hepvae {args.command}: interrupted", file=sys.stderr)

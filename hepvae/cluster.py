@@ -2,31 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from hepvae.errors import HepvaeError
+from hepvae.errors import ParameterError
 
 
-def connect(scheduler: str | None, local_workers: int | None):
-    """A ``distributed.Client`` for ``scheduler`` (tcp://host:port) or for a new
-    ``LocalCluster`` of ``local_workers`` single-threaded worker processes; returns
-    (client, cluster or None)."""
+@contextlib.contextmanager
+def dask_client(scheduler: str | None = None, local_workers: int = 2) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``scheduler`` (``tcp://host:port``), or for a new
+    ``LocalCluster`` of ``local_workers`` single-threaded worker processes; closed on leaving
+    (a local cluster with it)."""
+    import logging
+
     from distributed import Client, LocalCluster
 
-    if scheduler:
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    if scheduler is not None:
         try:
-            return Client(scheduler, timeout="20s"), None
+            client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
-            raise HepvaeError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-    cluster = LocalCluster(
-        n_workers=local_workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-    )
-    return Client(cluster), cluster
+            raise ParameterError(
+                "{scheduler} {address}: cannot connect ({reason})", address=scheduler, reason=exc
+            ) from None
+        with client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=local_workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def check_dask_options(scheduler: str | None, local_workers: int | None) -> None:
+    """A scheduler address or a local cluster size, not both."""
+    if scheduler is not None and local_workers is not None:
+        raise ParameterError("give either {scheduler} or {local_cluster}, not both")
 
 
 def run_on_cluster(
@@ -46,25 +62,20 @@ def run_on_cluster(
 
     from hepvae.progress import ProgressBar
 
-    client, cluster = connect(scheduler, local_workers)
     run = uuid.uuid4().hex[:8]
-    try:
+    with dask_client(scheduler, local_workers or 2) as client:
         futures = {
             client.submit(func, task, key=f"hepvae-{run}-{k}", pure=False): task
             for k, task in enumerate(tasks)
         }
         total = sum(size(task) for task in tasks)
-        with ProgressBar(total, progress, "generating jets (cluster)") as advance:
+        with ProgressBar(total, "generating jets (cluster)", progress) as bar:
             try:
                 for future in as_completed(futures):
                     future.result()
                     task = futures[future]
-                    advance(size(task))
+                    bar.advance(size(task))
                     yield task
             except BaseException:
                 client.cancel(list(futures))
                 raise
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()

@@ -19,7 +19,8 @@ from typing import Any
 import torch
 
 from hepvae import __version__
-from hepvae.errors import HepvaeError
+from hepvae.cluster import check_dask_options
+from hepvae.errors import HepvaeError, ParameterError
 from hepvae.progress import ProgressBar
 from hepvae.sampling import (
     check_request,
@@ -215,13 +216,12 @@ def generate(
     output folder. On any error no output file of the run is left behind.
     """
     check_request(n, temperature)
-    for name, value in (("--batch-size", batch_size), ("--shards", shards)):
+    for name, value in (("batch_size", batch_size), ("shards", shards)):
         if value <= 0:
-            raise HepvaeError(f"{name} must be a positive integer, got {value}")
+            raise ParameterError("{" + name + "} must be a positive integer, got {got}", got=value)
     if shards > n:
-        raise HepvaeError(f"--shards {shards} is more than --n {n}")
-    if scheduler and local_cluster:
-        raise HepvaeError("give either --scheduler or --local-cluster, not both")
+        raise ParameterError("{shards} {got} is more than {n} {total}", got=shards, total=n)
+    check_dask_options(scheduler, local_cluster)
     output = Path(output)
     _check_output(output)
     model = load_generator(checkpoint, device)
@@ -237,9 +237,9 @@ def generate(
             for task in run_on_cluster(generate_shard, tasks, scheduler, local_cluster, progress):
                 done.append(Path(task.output))
         else:
-            with ProgressBar(n, progress, "generating jets") as advance:
+            with ProgressBar(n, "generating jets", progress) as bar:
                 for task in tasks:
-                    generate_shard(task, advance)
+                    generate_shard(task, bar.advance)
                     done.append(Path(task.output))
     except BaseException:
         for path in done:  # a failed shard removes its own temporary file

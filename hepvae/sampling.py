@@ -22,7 +22,7 @@ import awkward as ak
 import numpy as np
 
 from hepvae.data.schema import JET_TYPES, make_jets
-from hepvae.errors import HepvaeError
+from hepvae.errors import HepvaeError, ParameterError
 from hepvae.physics.p4 import jet_coordinates, wrap_phi
 
 #: rows per noise block (the unit in which seeds are derived)
@@ -69,7 +69,7 @@ def shard_path(path: str, index: int, shards: int) -> str:
 
 
 def resolve_labels(jet_type: str, trained: Sequence[int], source: str) -> list[int]:
-    """Label codes for a ``--jet-type`` choice: one type, or ``all`` (the trained classes).
+    """Label codes for a ``jet_type`` choice: one type, or ``all`` (the trained classes).
 
     Raises :class:`HepvaeError` for unknown types and types the model was not trained on.
     """
@@ -77,8 +77,10 @@ def resolve_labels(jet_type: str, trained: Sequence[int], source: str) -> list[i
     if jet_type == "all":
         return sorted(int(k) for k in trained)
     if jet_type not in JET_TYPES:
-        raise HepvaeError(
-            f"unknown jet type {jet_type!r}: choose one of {', '.join(JET_TYPES)} or all"
+        raise ParameterError(
+            "{jet_type}: unknown jet type {got!r}, choose one of {types} or all",
+            got=jet_type,
+            types=", ".join(JET_TYPES),
         )
     code = JET_TYPES.index(jet_type)
     if code not in trained:
@@ -92,11 +94,13 @@ def resolve_labels(jet_type: str, trained: Sequence[int], source: str) -> list[i
 def check_request(n: int, temperature: float) -> None:
     """One-line errors for a non-positive jet count or temperature."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise HepvaeError(f"--n must be a positive integer, got {n!r}")
+        raise ParameterError("{n} must be a positive integer, got {got!r}", got=n)
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)):
-        raise HepvaeError(f"--temperature must be a positive number, got {temperature!r}")
+        raise ParameterError(
+            "{temperature} must be a positive number, got {got!r}", got=temperature
+        )
     if temperature <= 0:
-        raise HepvaeError(f"--temperature must be > 0, got {temperature!r}")
+        raise ParameterError("{temperature} must be > 0, got {got!r}", got=temperature)
 
 
 def padded_to_jets(

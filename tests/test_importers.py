@@ -12,17 +12,15 @@ import pytest
 import uproot
 
 from hepvae.cli import main
-from hepvae.data.importers import (
+from hepvae.data.branchmap import (
     BranchMap,
     ConstituentBranches,
-    ImportReport,
     JetBranches,
-    iterate_jetnet_hdf5,
-    jetnet_type_from_name,
     load_branch_map,
     read_branch_map,
-    read_jetnet_hdf5,
 )
+from hepvae.data.importing import ImportReport
+from hepvae.data.jetnet import iterate_jetnet_hdf5, jetnet_type_from_name, read_jetnet_hdf5
 from hepvae.data.schema import read_jets, read_metadata
 from hepvae.errors import HepvaeError
 from hepvae.physics.coords import to_jetnet
@@ -587,3 +585,23 @@ def test_failure_keeps_previous_output(tmp_path, capsys):
     )
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jets.root", "t.hdf5", "z.hdf5"]
+
+
+def test_library_errors_name_parameters_and_the_cli_its_options(tmp_path, capsys):
+    from hepvae.data.convert import convert
+    from hepvae.errors import ParameterError
+
+    write_jetnet(tmp_path / "jets.hdf5", n=3)
+    out = tmp_path / "out.root"
+    with pytest.raises(ParameterError) as info:
+        convert([tmp_path / "jets.hdf5"], out, jet_type="top")
+    assert str(info.value).startswith("jet_type: unknown jet type 'top'"), info.value
+    with pytest.raises(ParameterError, match=r"jets\.hdf5: cannot tell the jet type .* jet_type$"):
+        convert([tmp_path / "jets.hdf5"], out)
+    assert main(["convert", str(tmp_path / "jets.hdf5"), "-o", str(out)]) == 2
+    assert capsys.readouterr().err.strip().endswith("give --type")
+    # a file name with braces is shown as it is, not taken for a parameter
+    write_jetnet(tmp_path / "{jet_type}.hdf5", n=3)
+    assert main(["convert", str(tmp_path / "{jet_type}.hdf5"), "-o", str(out)]) == 2
+    assert "{jet_type}.hdf5: cannot tell the jet type" in capsys.readouterr().err
+    assert not out.exists()

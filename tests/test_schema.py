@@ -1,3 +1,5 @@
+import os
+
 import awkward as ak
 import numpy as np
 import pytest
@@ -162,3 +164,85 @@ def test_run_and_luminosity_block_round_trip(tmp_path):
     back = read_jets(write_jets(tmp_path / "rl.root", jets))
     assert ak.to_list(back.run) == [7, 8]
     assert ak.to_list(back.luminosityBlock) == [3, 4]
+
+
+WRITER_THEN_SLEEP = """
+import sys, time
+from hepvae.data.schema import JetWriter
+from tests.conftest import random_jets
+writer = JetWriter(sys.argv[1])
+writer.write(random_jets(5))
+print("written", flush=True)
+time.sleep(600)
+"""
+
+
+def _writer_process(target):
+    """A Python process that has written part of ``target`` and waits (its temp file exists)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER_THEN_SLEEP, str(target)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "written"
+    return proc
+
+
+def test_next_write_removes_temp_files_of_killed_runs(tmp_path, jets):
+    """A run killed with SIGKILL leaves its temp file; the next write to that target removes
+    it, while the temp file of a run still in progress is kept."""
+    import signal
+
+    from hepvae.atomic import atomic_path, temp_path
+
+    target = tmp_path / "jets.root"
+    killed = _writer_process(target)
+    running = _writer_process(target)
+    try:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()  # reaped: its pid runs no process any more
+        left = temp_path(target, killed.pid)
+        in_progress = temp_path(target, running.pid)
+        assert left.exists() and left.stat().st_size > 0 and in_progress.exists()
+        legacy = tmp_path / f".jets.root.tmp-{killed.pid}"  # the name earlier versions used
+        legacy.write_bytes(b"partial")
+        other = tmp_path / f".other.tmp-{killed.pid}.root"  # another target's: not ours to touch
+        other.write_bytes(b"partial")
+
+        write_jets(target, jets)
+        assert len(read_jets(target)) == len(jets)
+        assert not left.exists() and not legacy.exists()
+        assert in_progress.exists() and other.exists()
+    finally:
+        running.kill()
+        running.wait()
+
+    # the same for files written with atomic_path (plots, histograms, JSON)
+    summary = tmp_path / "summary.json"
+    stale = temp_path(summary, running.pid)
+    stale.write_text("{")
+    with atomic_path(summary) as tmp:
+        tmp.write_text("{}")
+    assert summary.read_text() == "{}" and not stale.exists()
+
+
+def test_files_without_jets(tmp_path):
+    """An empty schema file reads as no jets, or as an error naming it for readers that need
+    jets; a file of zero bytes is an error naming it."""
+    from hepvae.data.schema import empty_jets
+
+    path = write_jets(tmp_path / "nojets.root", empty_jets())
+    assert len(read_jets(path)) == 0 and count_jets(path) == 0
+    with pytest.raises(SchemaError, match=r"nojets\.root: holds no jets"):
+        read_jets([write_jets(tmp_path / "some.root", random_jets(3)), path], require_jets=True)
+    zero = tmp_path / "zero.root"
+    zero.write_bytes(b"")
+    with pytest.raises(SchemaError, match=r"zero\.root: not a readable ROOT file"):
+        read_jets(zero)

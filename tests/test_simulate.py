@@ -12,16 +12,9 @@ from scipy.stats import gaussian_kde
 
 from hepvae.cli import main
 from hepvae.data.nanoevents import open_events
+from hepvae.data.pythia_jets import _matched, _pythia, _truth_partons
 from hepvae.data.schema import read_jets, read_metadata
-from hepvae.data.simulate import (
-    SimulationConfig,
-    _matched,
-    _pythia,
-    _truth_partons,
-    flatten_events,
-    simulate,
-    simulate_to_file,
-)
+from hepvae.data.simulate import SimulationConfig, flatten_events, simulate, simulate_to_file
 from hepvae.errors import HepvaeError
 from hepvae.physics.p4 import sum_p4
 

@@ -8,18 +8,18 @@ started here). Workers of a remote cluster need hepvae installed in the same ver
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from hepvae.atomic import atomic_path, ensure_dir, write_json
+from hepvae.cluster import check_dask_options, dask_client
 from hepvae.data.schema import TREE, count_jets
-from hepvae.errors import HepvaeError
+from hepvae.errors import HepvaeError, ParameterError
 
 EXECUTORS = ("iterative", "futures", "dask")
 _NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
@@ -58,33 +58,6 @@ def check_files(datasets: Mapping[str, Sequence[Path]]) -> dict[str, int]:
     return counts
 
 
-@contextlib.contextmanager
-def _dask_client(scheduler: str | None, local_cluster: int | None) -> Iterator[Any]:
-    import logging
-
-    from distributed import Client, LocalCluster
-
-    logging.getLogger("distributed").setLevel(logging.ERROR)
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout="15s")
-        except (OSError, TimeoutError) as exc:
-            raise HepvaeError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-        with client:
-            yield client
-        return
-    with (
-        LocalCluster(
-            n_workers=local_cluster or 2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
-
-
 def run_analysis(
     datasets: Mapping[str, Sequence[str | os.PathLike]],
     processor_instance=None,
@@ -110,11 +83,18 @@ def run_analysis(
     wants_dask = scheduler is not None or local_cluster is not None or client is not None
     executor = executor or ("dask" if wants_dask else "iterative")
     if executor not in EXECUTORS:
-        raise HepvaeError(f"unknown executor {executor!r}: choose from {', '.join(EXECUTORS)}")
+        raise ParameterError(
+            "{executor}: unknown executor {got!r}, choose from {executors}",
+            got=executor,
+            executors=", ".join(EXECUTORS),
+        )
     if wants_dask and executor != "dask":
-        raise HepvaeError(f"--scheduler and --local-cluster need the dask executor, not {executor}")
-    if scheduler is not None and local_cluster is not None:
-        raise HepvaeError("give either --scheduler or --local-cluster, not both")
+        given = {"scheduler": scheduler, "local_cluster": local_cluster, "client": client}
+        names = " and ".join("{" + name + "}" for name, value in given.items() if value is not None)
+        raise ParameterError(
+            "{executor} {got}: using " + names + " would need the dask executor", got=executor
+        )
+    check_dask_options(scheduler, local_cluster)
     datasets = {name: [Path(p) for p in paths] for name, paths in datasets.items()}
     check_files(datasets)
     fileset = {name: [str(p.resolve()) for p in paths] for name, paths in datasets.items()}
@@ -130,8 +110,8 @@ def run_analysis(
         return run(processor.FuturesExecutor(workers=workers, status=status))
     if client is not None:
         return run(processor.DaskExecutor(client=client, status=status))
-    with _dask_client(scheduler, local_cluster) as dask_client:
-        return run(processor.DaskExecutor(client=dask_client, status=status))
+    with dask_client(scheduler, local_cluster or 2) as client:
+        return run(processor.DaskExecutor(client=client, status=status))
 
 
 def write_histograms(result: Mapping[str, Any], path: str | os.PathLike) -> Path:

@@ -42,7 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip jets without constituents instead of failing (they are counted)",
     )
-    p.set_defaults(func=run)
+    p.set_defaults(
+        func=run, parameter_options={"jet_type": "--type", "fmt": "--format", "inputs": "INPUT"}
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Jet data: the ROOT schema, simulation and importers."""
+"""Jet data: the ROOT schema (schema), simulation (simulate) and importers (jetnet, branchmap)."""
 
 from hepvae.data.schema import (
     JET_TYPES,

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from hepvae.config import to_dict
-from hepvae.data.importers import (
+from hepvae.data.branchmap import (
     BranchMap,
-    ImportReport,
     iterate_branch_map,
-    iterate_jetnet_hdf5,
-    jetnet_entries,
     load_branch_map,
-    require_file,
     resolve_branch_map_label,
-    resolve_jetnet_type,
     root_entries,
 )
+from hepvae.data.importing import ImportReport
+from hepvae.data.jetnet import iterate_jetnet_hdf5, jetnet_entries, resolve_jetnet_type
 from hepvae.data.schema import JetWriter, label_of
-from hepvae.errors import HepvaeError
+from hepvae.errors import HepvaeError, ParameterError
+from hepvae.paths import require_file
+from hepvae.progress import ProgressBar
 
 FORMATS = ("jetnet", "root")
 #: file extension -> input format, for auto-detection
@@ -31,30 +29,24 @@ EXTENSIONS = {".h5": "jetnet", ".hdf5": "jetnet", ".root": "root"}
 
 def detect_format(paths: Iterable[str | os.PathLike]) -> str:
     """Input format from the file extensions: ``.h5``/``.hdf5`` JetNet, ``.root`` ROOT."""
-    found = set()
+    found: dict[str, Path] = {}  # format -> its first file
     for path in map(Path, paths):
         fmt = EXTENSIONS.get(path.suffix.lower())
         if fmt is None:
-            raise HepvaeError(
-                f"{path}: cannot tell the input format from the extension "
-                "(.h5/.hdf5: JetNet, .root: ROOT with --branch-map); pass --format"
+            raise ParameterError(
+                "{path}: cannot tell the input format from the extension "
+                "(.h5/.hdf5: JetNet, .root: ROOT read through {branch_map}); give {fmt}",
+                path=path,
             )
-        found.add(fmt)
+        found.setdefault(fmt, path)
     if len(found) > 1:
-        raise HepvaeError("inputs mix JetNet HDF5 and ROOT files: convert them separately")
-    return found.pop()
-
-
-@contextmanager
-def _progress(total: int, enabled: bool) -> Iterator[Any]:
-    """A rich progress bar over source entries on a terminal's stderr; yields ``update(done)``."""
-    from rich.console import Console
-    from rich.progress import Progress
-
-    console = Console(stderr=True)
-    with Progress(console=console, disable=not (enabled and console.is_terminal)) as bar:
-        task = bar.add_task("converting", total=total)
-        yield lambda done: bar.update(task, completed=done)
+        raise HepvaeError(
+            f"{found['jetnet']} and {found['root']}: inputs mix JetNet HDF5 and ROOT files, "
+            "convert them separately"
+        )
+    if not found:
+        raise ParameterError("{paths}: no input files")
+    return next(iter(found))
 
 
 def convert(
@@ -76,19 +68,23 @@ def convert(
     """
     inputs = [Path(p) for p in inputs]
     if not inputs:
-        raise HepvaeError("no input files")
+        raise ParameterError("{inputs}: no input files")
     for path in inputs:
         require_file(path)
     fmt = fmt or detect_format(inputs)
     if fmt not in FORMATS:
-        raise HepvaeError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        raise ParameterError(
+            "{fmt}: unknown format {got!r}, choose one of {formats}",
+            got=fmt,
+            formats=", ".join(FORMATS),
+        )
     if jet_type is not None:
         try:
             label_of(jet_type)
         except HepvaeError as exc:
-            raise HepvaeError(f"--type: {exc}") from None
+            raise ParameterError("{jet_type}: {reason}", reason=exc) from None
     if particles is not None and particles <= 0:
-        raise HepvaeError(f"--particles must be > 0, got {particles}")
+        raise ParameterError("{particles} must be > 0, got {got}", got=particles)
     options: dict[str, Any] = {
         "jet_type": jet_type,
         "particles": particles,
@@ -98,29 +94,35 @@ def convert(
     metadata["format"] = fmt
     if fmt == "root":
         if branch_map is None:
-            raise HepvaeError(f"{inputs[0]}: ROOT input needs a branch map (--branch-map MAP.yaml)")
+            raise ParameterError(
+                "{path}: ROOT input needs a branch map ({branch_map})", path=inputs[0]
+            )
         if not isinstance(branch_map, BranchMap):
             options["branch_map_file"] = str(branch_map)
             branch_map = load_branch_map(branch_map)
-        resolve_branch_map_label(branch_map, jet_type)
+        resolve_branch_map_label(
+            branch_map, jet_type, options.get("branch_map_file", "the branch map")
+        )
         options["branch_map"] = to_dict(branch_map)
         total = sum(root_entries(p, branch_map) for p in inputs)
     else:
         if branch_map is not None:
-            raise HepvaeError("--branch-map applies only to ROOT input, not to JetNet HDF5")
+            raise ParameterError(
+                "{path}: {branch_map} applies only to ROOT input, not to JetNet HDF5",
+                path=branch_map,
+            )
         metadata["jet_types"] = {str(p): resolve_jetnet_type(p, jet_type) for p in inputs}
         metadata["jet_phi"] = "0 for every jet (JetNet stores no jet phi)"
         total = sum(jetnet_entries(p) for p in inputs)
     metadata["options"] = options
 
     report = ImportReport()
-    with JetWriter(output, metadata) as writer, _progress(total, progress) as update:
+    with JetWriter(output, metadata) as writer, ProgressBar(total, "converting", progress) as bar:
         for path in inputs:
             common = dict(
                 jet_type=jet_type,
                 particles=particles,
                 drop_empty=drop_empty,
-                first_event=writer.n_jets,
                 report=report,
             )
             if fmt == "root":
@@ -129,7 +131,7 @@ def convert(
                 chunks = iterate_jetnet_hdf5(path, **common)
             for jets in chunks:
                 writer.write(jets)
-                update(report.entries)
+                bar.update(completed=report.entries)
         writer.metadata.update(
             n_source_entries=report.entries,
             n_dropped_empty=report.dropped_empty,

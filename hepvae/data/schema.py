@@ -44,7 +44,9 @@ import numpy as np
 import uproot
 import vector
 
+from hepvae.atomic import remove_stale_temps, temp_path
 from hepvae.errors import HepvaeError, SchemaError
+from hepvae.paths import as_paths, reason, require_file
 from hepvae.physics.p4 import wrap_phi  # noqa: F401  (re-exported: hepvae.data.wrap_phi)
 
 vector.register_awkward()
@@ -150,10 +152,17 @@ def make_jets(
     )
 
 
-def _empty_jets() -> ak.Array:
+def empty_jets() -> ak.Array:
     """A jet array with no jets, typed like every other."""
     no_parts = ak.Array([[0.0]])[:0]
     return make_jets([], [], [], [], [], no_parts, no_parts, no_parts)
+
+
+def concat_jets(chunks: list[ak.Array]) -> ak.Array:
+    """One jet array from chunks in order (an empty one, typed, for no chunks)."""
+    if not chunks:
+        return empty_jets()
+    return chunks[0] if len(chunks) == 1 else ak.concatenate(chunks)
 
 
 def check_jets(jets: ak.Array, source: str) -> None:
@@ -207,6 +216,8 @@ class JetWriter:
 
     The file is written under a temporary name in the target folder and renamed when the
     writer closes without error; on error the temporary file is removed and nothing is left.
+    Temporary files that killed runs left for the same target are removed first
+    (:func:`hepvae.atomic.remove_stale_temps`).
 
     >>> with JetWriter("jets.root", metadata={"producer": "simulate"}) as writer:
     ...     writer.write(chunk)
@@ -226,7 +237,8 @@ class JetWriter:
             raise HepvaeError(
                 f"{self.path.parent}: cannot create output folder ({exc.strerror})"
             ) from None
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        remove_stale_temps(self.path)
+        self._tmp = temp_path(self.path)
         try:
             self._file = uproot.recreate(self._tmp)
         except OSError as exc:
@@ -256,7 +268,7 @@ class JetWriter:
         os.replace(self._tmp, self.path)
 
     def write_empty(self) -> None:
-        data = _branch_arrays(_empty_jets())
+        data = _branch_arrays(empty_jets())
         types = {k: (v.type if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()}
         self._tree = self._file.mktree(TREE, types, title="hepvae jets")
 
@@ -292,15 +304,11 @@ def write_jets(
 
 def _open_tree(path: str | os.PathLike):
     """Open a file's ``Events`` tree and check its branches; errors name the file."""
-    path = Path(path)
-    if not path.exists():
-        raise HepvaeError(f"{path}: no such file")
-    if path.is_dir():
-        raise HepvaeError(f"{path}: is a folder, expected a ROOT file")
+    path = require_file(path, "ROOT file")
     try:
         file = uproot.open(path)
     except Exception as exc:  # uproot raises many types for broken files
-        raise SchemaError(f"{path}: not a readable ROOT file ({_short(exc)})") from None
+        raise SchemaError(f"{path}: not a readable ROOT file ({reason(exc)})") from None
     try:
         tree = file[TREE]
     except Exception:
@@ -334,11 +342,6 @@ def _dtype_of(branch) -> np.dtype | None:
     return None
 
 
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return (text[:160] + "...") if len(text) > 160 else text or type(exc).__name__
-
-
 def _arrays_to_jets(arrays: ak.Array) -> ak.Array:
     return make_jets(
         arrays["Jet_pt"],
@@ -357,21 +360,22 @@ def _arrays_to_jets(arrays: ak.Array) -> ak.Array:
     )
 
 
-def _as_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
-    if isinstance(paths, (str, os.PathLike)):
-        return [Path(paths)]
-    return [Path(p) for p in paths]
-
-
 def iterate_jets(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     step_size: int = 100_000,
     check: bool = True,
+    require_jets: bool = False,
 ) -> Iterator[ak.Array]:
-    """Yield chunks of at most ``step_size`` jets from one or more schema files, in order."""
-    for path in _as_paths(paths):
+    """Yield chunks of at most ``step_size`` jets from one or more schema files, in order.
+
+    With ``check`` every chunk is checked (:func:`check_jets`); with ``require_jets`` a file
+    without jets is an error naming it (for readers that cannot work without jets).
+    """
+    for path in as_paths(paths):
         file, tree = _open_tree(path)
         with file:
+            if require_jets and tree.num_entries == 0:
+                raise SchemaError(f"{path}: holds no jets")
             try:
                 chunks = tree.iterate(list(BRANCHES), step_size=step_size, library="ak")
                 for arrays in chunks:
@@ -383,7 +387,7 @@ def iterate_jets(
                 raise
             except Exception as exc:
                 raise SchemaError(
-                    f"{path}: cannot read the '{TREE}' tree ({_short(exc)})"
+                    f"{path}: cannot read the '{TREE}' tree ({reason(exc)})"
                 ) from None
 
 
@@ -391,20 +395,22 @@ def read_jets(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     max_jets: int | None = None,
     check: bool = True,
+    require_jets: bool = False,
 ) -> ak.Array:
-    """Read jets from one or more schema files into memory (at most ``max_jets``)."""
+    """Read jets from one or more schema files into memory (at most ``max_jets``).
+
+    ``check`` and ``require_jets`` are those of :func:`iterate_jets`.
+    """
     chunks = []
     total = 0
-    for chunk in iterate_jets(paths, check=check):
+    for chunk in iterate_jets(paths, check=check, require_jets=require_jets):
         if max_jets is not None and total + len(chunk) > max_jets:
             chunk = chunk[: max_jets - total]
         chunks.append(chunk)
         total += len(chunk)
         if max_jets is not None and total >= max_jets:
             break
-    if not chunks:
-        return _empty_jets()
-    return chunks[0] if len(chunks) == 1 else ak.concatenate(chunks)
+    return concat_jets(chunks)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -422,7 +428,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 def count_jets(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> int:
     """Number of jets in one or more schema files, without reading them."""
     total = 0
-    for path in _as_paths(paths):
+    for path in as_paths(paths):
         file, tree = _open_tree(path)
         with file:
             total += tree.num_entries

@@ -22,7 +22,7 @@ import awkward as ak
 import numpy as np
 
 from hepvae.data.schema import JET_TYPES, count_jets, read_jets
-from hepvae.errors import HepvaeError
+from hepvae.errors import HepvaeError, ParameterError
 from hepvae.evaluate.metrics import (
     METRICS,
     MIN_JETS,
@@ -31,7 +31,9 @@ from hepvae.evaluate.metrics import (
     efp_features,
     sample_sizes,
 )
+from hepvae.paths import as_paths
 from hepvae.physics.coords import JET_AXES, to_jetnet
+from hepvae.progress import ProgressBar
 
 PathLike = str | os.PathLike
 
@@ -95,7 +97,8 @@ def evaluate(
         ),
         "jet_types": {},
     }
-    with _Progress(progress, len(plans) * (3 + 2 * len(metrics))) as bar:
+    total = len(plans) * (3 + 2 * len(metrics))
+    with ProgressBar(total, "evaluate", progress, unit="steps", transient=True) as bar:
         for plan in plans:
             result["jet_types"][plan["jet_type"]] = _evaluate_class(
                 plan, n_particles, seed, metrics, efp_jobs, bar, jet_axis
@@ -105,9 +108,7 @@ def evaluate(
 
 
 def _paths(paths: PathLike | Iterable[PathLike]) -> list[Path]:
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    out = [Path(p) for p in paths]
+    out = as_paths(paths)
     if not out:
         raise HepvaeError("no input files given")
     return out
@@ -161,16 +162,18 @@ def _plan(
     needed = {m: MIN_JETS[m] for m in metrics}
     worst = max(needed, key=needed.get)
     if n_use < needed[worst]:
-        cap = f", --n {n}" if n is not None and n < available else ""
-        raise HepvaeError(
+        message = (
             f"jet type {jet_type}: too few jets for {worst.upper()}: it needs at least "
             f"{needed[worst]} jets per sample, i.e. {2 * needed[worst]} real and "
             f"{needed[worst]} generated jets (have {len(real_c)} real, split into halves of "
-            f"{half}, and {len(gen_c)} generated{cap})"
+            f"{half}, and {len(gen_c)} generated"
         )
+        if n is not None and n < available:
+            raise ParameterError("{message}, {n} {got})", message=message, got=n)
+        raise HepvaeError(message + ")")
     notes = []
     if n is not None and n > available:
-        notes.append(f"--n {n} asked for more jets per sample than the {available} available")
+        notes.append(f"n {n} asked for more jets per sample than the {available} available")
     return {
         "jet_type": jet_type,
         "label": label,
@@ -190,7 +193,7 @@ def _evaluate_class(
     seed: int,
     metrics: Sequence[str],
     efp_jobs: int | None,
-    bar: _Progress,
+    bar: ProgressBar,
     jet_axis: str,
 ) -> dict[str, Any]:
     start = time.perf_counter()
@@ -201,7 +204,7 @@ def _evaluate_class(
     features = {}
     if {"fpd", "kpd"} & set(metrics):
         for key, jets in arrays.items():
-            bar.describe(f"{jet_type} jets: EFPs of the {key} sample")
+            bar.update(description=f"{jet_type} jets: EFPs of the {key} sample")
             features[key] = efp_features(jets, efp_jobs)
             bar.advance()
     else:
@@ -209,7 +212,7 @@ def _evaluate_class(
     sizes = sample_sizes(plan["n"])
     values = {}
     for which in ("generated", "truth"):
-        bar.describe(f"{jet_type} jets: metrics, reference vs {which}")
+        bar.update(description=f"{jet_type} jets: metrics, reference vs {which}")
         values[which] = compute_metrics(
             arrays["reference"],
             arrays[which],
@@ -274,40 +277,3 @@ def _versions() -> dict[str, str]:
 
         out["hepvae"] = hepvae.__version__
     return out
-
-
-class _Progress:
-    """A rich progress bar on stderr, or nothing."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
-        self._bar = self._task = None
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._bar.__enter__()
-            self._task = self._bar.add_task("evaluate", total=self.total)
-        return self
-
-    def describe(self, text: str) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, description=text)
-
-    def advance(self, steps: int = 1) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._task, steps)
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)

@@ -284,7 +284,7 @@ class Trainer:
                 self.save("last")
         finally:
             if self.bar is not None:
-                self.bar.close()
+                self.bar.stop()
             if self.writer is not None:
                 self.writer.flush()
         best = self.save_dir / "best.pt"
@@ -342,9 +342,9 @@ class Trainer:
                                "lr": self.scheduler.get_last_lr()[0],
                                "grad_norm": grad_norm}, "train")  # fmt: skip
                 if self.bar is not None:
-                    self.bar.update(1)
+                    self.bar.advance(1)
                     if finite:
-                        self.bar.set_postfix(self._postfix(out), refresh=False)
+                        self.bar.update(**self._postfix(out))
                 if opt.max_steps is not None and self.step >= opt.max_steps:
                     return True
             return False
@@ -372,8 +372,7 @@ class Trainer:
         self.planned_epochs = epochs
         self.total_steps = epochs * self.steps_per_epoch
         if self.bar is not None:
-            self.bar.total = self._bar_total()
-            self.bar.refresh()
+            self.bar.update(total=self._bar_total())
 
     def fit_prior(self) -> None:
         """Fit the generation prior on (up to 2500 per class of) the training jets."""
@@ -413,12 +412,9 @@ class Trainer:
     def _progress_bar(self):
         if not (self.info.main and self.config.train.progress):
             return None
-        from tqdm.auto import tqdm
+        from hepvae.progress import ProgressBar
 
-        return tqdm(
-            total=self._bar_total(), initial=self.step, desc="train", unit="step",
-            dynamic_ncols=True,
-        )  # fmt: skip
+        return ProgressBar(self._bar_total(), "train", unit="steps", completed=self.step).start()
 
     def _bar_total(self) -> int:
         total = self.total_steps
