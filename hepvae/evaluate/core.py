@@ -196,7 +196,8 @@ def _plan(
     if n is not None and n > available:
         notes.append(f"--n {n} asked for more jets per sample than the {available} available")
     if "w1nparticles" in metrics:
-        lacking = [k for k, j in (("real", real_c), ("generated", gen_c)) if not nparticles_meaningful(j)]  # fmt: skip
+        samples = (("real", real_c), ("generated", gen_c))
+        lacking = [name for name, jets in samples if not nparticles_meaningful(jets)]
         if lacking:
             metrics = tuple(m for m in metrics if m != "w1nparticles")
             notes.append(

@@ -23,6 +23,10 @@ They do not depend on the jet axis: energy fractions are relative to the constit
 sum. Errors follow jetnet's W1M: ``w1_batches`` bootstrap batches of ``w1_eval_samples``
 jets drawn with replacement from each sample (for the EEC, all pairs of the drawn jets);
 value and error are the mean and standard deviation over the batches.
+
+Cost: the EEC dominates (sorting all pairs in every batch: about 1.5 s of CPU per batch of
+5 000 jets of 30 constituents, so about 40 s per comparison at 25 000 jets); τ (fastjet) takes
+about 0.1 ms per jet, the rest is negligible.
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ def substructure(jets: ak.Array, n_particles: int, metrics: Sequence[str]) -> Su
 
 
 def _bootstrap(
-    n_ref: int, n_other: int, sizes: SampleSizes, seed: int, w1: Callable[..., float]
+    n_ref: int, n_other: int, sizes: SampleSizes, seed: Sequence[int], w1: Callable[..., float]
 ) -> MetricValue:
     """Mean and spread of ``w1(ref_index, other_index)`` over bootstrap batches (as jetnet)."""
     rng = np.random.default_rng(seed)
