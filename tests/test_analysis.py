@@ -115,6 +115,7 @@ def test_cli_analyze_on_local_dask_cluster_writes_histograms_plots_and_summary(
     summary = json.loads((out / "analysis.json").read_text())
     assert summary["reference"] == "real" and list(summary["datasets"]) == ["real", "generated"]
     assert summary["settings"]["executor"] == "dask"
+    assert summary["settings"]["jet_axis"] == "stored"  # the JetNet convention by default
     assert summary["datasets"]["generated"]["n_jets"] == N_GEN
     leftovers = [p for p in out.rglob("*") if ".tmp-" in p.name]
     assert not leftovers
