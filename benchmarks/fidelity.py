@@ -13,9 +13,12 @@ exist and the settings recorded in ``WORKDIR/state.json`` match):
 2. train one conditional model for the three classes with ``--config`` (an interrupted run
    continues from its ``last.pt``);
 3. generate jets per class from the best checkpoint and evaluate them against the held-out
-   set with :func:`hepvae.evaluate.evaluate`, whose truth-vs-truth baseline compares two
-   disjoint halves of the held-out jets (so each sample holds half the test jets);
-4. write the table as markdown and JSON (``docs/results.md``, ``docs/results.json``).
+   set with :func:`hepvae.evaluate.evaluate` (JetNet metrics and substructure W1s), whose
+   truth-vs-truth baseline compares two disjoint halves of the held-out jets (so each sample
+   holds half the test jets);
+4. draw a summary figure per class, generated vs held-out jets (``docs/fidelity_<class>.png``:
+   jet mass, τ21, τ32, D2, EEC, multiplicity, pT_rel, with ratio panels);
+5. write the table as markdown and JSON (``docs/results.md``, ``docs/results.json``).
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ AXIS_TEXT = {
     "stored": "JetNet coordinates relative to the stored jets (real: all constituents; "
     "generated: the sum of the 30 it emits).",
 }
+#: observables of the summary figure per class (names of hepvae.analysis.histograms.SPECS)
+FIGURE_OBSERVABLES = ("jet_mass", "tau21", "tau32", "d2", "eec2", "multiplicity", "pt_rel")
 #: columns of the markdown table
 COLUMNS = ("class", "metric", "unit", "model", "truth", "ratio", "pull", "milestone", "goal")
 
@@ -242,6 +247,32 @@ def evaluate(
     return json.loads(out.read_text())
 
 
+def figures(
+    state: State, test: list[Path], generated: list[Path], out_dir: Path, upstream: str,
+    jet_axis: str,
+) -> list[Path]:  # fmt: skip
+    """``out_dir/fidelity_<class>.png``: generated vs held-out jets of each class."""
+    paths = [out_dir / f"fidelity_{jet_type}.png" for jet_type in JET_TYPES]
+
+    def work() -> None:
+        from hepvae.analysis.histograms import SPEC_BY_NAME, book, fill
+        from hepvae.analysis.plots import summary_sheet
+        from hepvae.data.schema import read_jets
+
+        specs = [SPEC_BY_NAME[name] for name in FIGURE_OBSERVABLES]
+        for real_path, gen_path, path in zip(test, generated, paths):
+            result = {}
+            for name, file in (("held-out", real_path), ("generated", gen_path)):
+                jets, hists = read_jets(file), book()
+                fill(hists, jets.Jet, jets.Part, jet_axis=jet_axis)
+                result[name] = {"n_jets": len(jets), "hists": hists}
+            summary_sheet(result, path.with_suffix(""), "held-out", specs, ncols=4,
+                          suffixes=(".png",))  # fmt: skip
+
+    state.run("figures", {"inputs": upstream, "jet_axis": jet_axis}, paths, work)
+    return paths
+
+
 # --- the table --------------------------------------------------------------------------
 def hardware() -> dict:
     import torch
@@ -281,7 +312,7 @@ def milestone(name: str, entry: dict) -> bool:
     if name in ("fpd", "kpd"):
         pull = entry["pull"]
         return (pull is not None and pull <= 3) or (name == "fpd" and model < 0.3e-3)
-    return truth > 0 and model <= 3 * truth
+    return model <= 3 * truth if truth > 0 else model == 0
 
 
 def goal(entry: dict) -> bool:
@@ -325,12 +356,14 @@ def results(metrics: dict, state: State, args, sizes: tuple[int, int, int]) -> d
             name: state.steps[name].get("seconds") for name in state.used if name != "table"
         },
         "method": metrics["method"],
+        "figures": [f"fidelity_{t}.png" for t in metrics["jet_types"]],
         "rows": rows,
     }  # fmt: skip
 
 
 def markdown(res: dict) -> str:
-    from hepvae.evaluate.report import value_error
+    from hepvae.evaluate.report import NAMES, value_error
+    from hepvae.evaluate.substructure import SUBSTRUCTURE_UNITS
 
     sizes, hw, tr = res["sizes"], res["hardware"], res["training"]
     lines = ["# Fidelity results", ""]
@@ -373,6 +406,11 @@ def markdown(res: dict) -> str:
         + " Values in the units shown. Milestone: within 3x truth (FPD, KPD: pull <= 3, FPD also "
         "passes below 0.3e-3); goal: within the truth value's error.",
         "",
+        "Substructure W1s (from the leading 30 constituents, independent of the jet axis): "
+        "τ21, τ32 (N-subjettiness, R0 = 0.8, β = 1), D2 (β = 1), the pT-weighted 2-point EEC "
+        "in ln R_L, the stored multiplicity and, where both samples carry it, Jet_nparticles "
+        "(multiplicity before truncation); bootstrap errors as for W1M.",
+        "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
     ]
@@ -382,11 +420,17 @@ def markdown(res: dict) -> str:
         truth = value_error(row["truth"]["value"] / unit, row["truth"]["error"] / unit)
         ratio = "—" if row["ratio"] is None else value_error(row["ratio"], row["ratio_error"])
         pull = "—" if row["pull"] is None else f"{row['pull']:.1f}"
+        scale_text = "" if unit == 1 else f"{unit:.0e}"  # multiplicities: plain particles
+        unit_text = " ".join(t for t in (scale_text, SUBSTRUCTURE_UNITS.get(row["metric"])) if t)
         lines.append(
-            f"| {row['jet_type']} | {row['metric'].upper()} | {unit:.0e} | {model} | {truth} | "
+            f"| {row['jet_type']} | {NAMES[row['metric']]} | {unit_text} | {model} | {truth} | "
             f"{ratio} | {pull} | {'yes' if row['milestone'] else 'no'} | "
             f"{'yes' if row['goal'] else 'no'} |"
         )
+    figures = res.get("figures", [])
+    if figures:
+        lines += ["", "Generated vs held-out jets per class (`" + "`, `".join(figures) + "`):", ""]
+        lines += [f"![{Path(f).stem}]({f})" for f in figures]
     return "\n".join(lines) + "\n"
 
 
@@ -409,6 +453,8 @@ def write_table(state: State, metrics: dict, args, sizes, results_dir: Path, ups
 
 # --- driver -----------------------------------------------------------------------------
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from hepvae.commands.evaluate import METRIC_NAMES
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scale", choices=sorted(SCALES), default="full",
                    help="preset sizes (train, test, generated per class): "
@@ -422,11 +468,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="where results.md and results.json go (default: docs/)")  # fmt: skip
     p.add_argument("--max-train-minutes", type=float,
                    help="training time limit (train.time_limit_minutes)")  # fmt: skip
-    p.add_argument("--metrics", default="w1m,w1p,w1efp,fpd,kpd", help="comma-separated")
+    p.add_argument("--metrics", default=",".join(METRIC_NAMES),
+                   help="comma-separated subset of " + ",".join(METRIC_NAMES) + " (default: all)")  # fmt: skip
     p.add_argument("--note", default="", help="a line added to the markdown table")
-    p.add_argument("--jet-axis", choices=tuple(AXIS_TEXT), default="constituents",
-                   help="JetNet coordinates relative to the sum of the leading 30 constituents "
-                   "(default) or to the stored jet (see hepvae evaluate --jet-axis)")  # fmt: skip
+    p.add_argument("--jet-axis", choices=tuple(AXIS_TEXT), default="stored",
+                   help="JetNet coordinates relative to the stored jet (default, the JetNet "
+                   "convention) or to the sum of the leading 30 constituents (see hepvae "
+                   "evaluate --jet-axis)")  # fmt: skip
     args = p.parse_args(argv)
     args.command = shlex.join(["python", "benchmarks/fidelity.py", *(argv or sys.argv[1:])])
     return args
@@ -468,6 +516,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = evaluate(
         state, test_files, generated, work / "metrics.json", metrics, gen_key, args.jet_axis
     )
+    figures(state, test_files, generated, args.results_dir, gen_key, args.jet_axis)
     eval_key = digest([state.steps["evaluate"]["settings"]])
     md, js = write_table(state, result, args, sizes, args.results_dir, eval_key)
     log(f"results: {md} and {js}")

@@ -124,6 +124,7 @@ def test_cli_analyze_on_local_dask_cluster_writes_histograms_plots_and_summary(
     summary = json.loads((out / "analysis.json").read_text())
     assert summary["reference"] == "real" and list(summary["datasets"]) == ["real", "generated"]
     assert summary["settings"]["executor"] == "dask"
+    assert summary["settings"]["jet_axis"] == "stored"  # the JetNet convention by default
     assert summary["datasets"]["generated"]["n_jets"] == N_GEN
     leftovers = [p for p in out.rglob("*") if ".tmp-" in p.name]
     assert not leftovers
@@ -188,5 +189,10 @@ def test_jet_axis_chooses_stored_or_constituent_sum_kinematics():
     fill(a, cut.Jet, cut.Part, jet_axis="stored")
     fill(b, cut.Jet, cut.Part, jet_axis="constituents")
     assert not np.array_equal(a["jet_mass"].values(), b["jet_mass"].values())
+    default = book()
+    fill(default, cut.Jet, cut.Part)  # the stored jet, as JetNet
+    for name in ("jet_mass", "pt_rel", "d2"):
+        np.testing.assert_array_equal(default[name].values(), a[name].values())
+    assert JetObservables().jet_axis == "stored"
     with pytest.raises(ValueError, match="jet_axis"):
         fill(book(), cut.Jet, cut.Part, jet_axis="beam")

@@ -16,9 +16,9 @@ import pytest
 import uproot
 
 from hepvae.cli import main
-from hepvae.data.schema import LABELS, make_jets, write_jets
+from hepvae.data.schema import LABELS, make_jets, read_jets, write_jets
 from hepvae.errors import HepvaeError, SchemaError
-from hepvae.evaluate import evaluate
+from hepvae.evaluate import EVALUATE_METRICS, SUBSTRUCTURE_METRICS, UNITS, evaluate
 from hepvae.physics.p4 import constituents, sum_p4
 from tests.conftest import random_jets
 
@@ -128,7 +128,21 @@ def test_result_records_sizes_versions_and_inputs(result, samples):
     assert any("JetNet: 50000" in note for note in block["notes"])
     assert result["versions"]["jetnet"] and result["versions"]["numpy"] == np.__version__
     assert result["inputs"]["real"][0]["n_jets"] == 3 * N_REAL
-    assert result["units"] == {"w1m": 1e-3, "w1p": 1e-3, "w1efp": 1e-5, "fpd": 1e-3, "kpd": 1e-3}
+    assert result["units"] == UNITS and set(UNITS) == set(EVALUATE_METRICS)
+    assert (UNITS["w1m"], UNITS["w1efp"], UNITS["w1tau32"], UNITS["w1mult"]) == (
+        1e-3,
+        1e-5,
+        1e-3,
+        1,
+    )
+    assert result["settings"]["jet_axis"] == "stored"
+    # every metric, the substructure W1s included, with model and truth baseline; random_jets
+    # store all constituents, so Jet_nparticles carries nothing and is left out with a note
+    metrics = result["jet_types"]["t"]["metrics"]
+    assert list(metrics) == [m for m in EVALUATE_METRICS if m != "w1nparticles"]
+    assert any("Jet_nparticles left out" in note for note in block["notes"])
+    for name in SUBSTRUCTURE_METRICS[:5]:
+        assert metrics[name]["model"]["value"] > 0 and metrics[name]["truth"]["error"] > 0
     json.dumps(result, allow_nan=False)  # strict JSON
 
 
@@ -181,8 +195,10 @@ def test_cli_writes_metrics_and_table(samples, tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "W1M [10⁻³]" in printed and "W1P [10⁻³]" in printed and "truth" in printed
+    assert "Substructure" not in printed
     data = json.loads((out / "metrics.json").read_text())
     assert data["settings"]["n"] == 100 and data["settings"]["seed"] == 3
+    assert data["settings"]["jet_axis"] == "stored"  # the JetNet convention by default
     assert set(data["jet_types"]["t"]["metrics"]) == {"w1m", "w1p"}
     assert [p.name for p in out.iterdir()] == ["metrics.json"]  # no temporary files left
 
@@ -258,3 +274,78 @@ def test_a_generator_of_exact_leading_constituents_matches_truth(tmp_path):
         assert _pull(stored["jet_types"]["t"]["metrics"][name]) > 5
     with pytest.raises(HepvaeError, match="jet axis"):
         evaluate(real_path, gen_path, jet_axis="beam", **kwargs)
+
+
+def test_cli_metric_names_and_jet_axis_defaults():
+    from hepvae.cli import build_parser
+    from hepvae.commands.evaluate import METRIC_NAMES
+
+    assert METRIC_NAMES == EVALUATE_METRICS
+    parser = build_parser()
+    args = parser.parse_args(["evaluate", "--real", "a.root", "--generated", "b.root", "-o", "x"])
+    assert args.jet_axis == "stored" and args.metrics == list(EVALUATE_METRICS)
+    assert parser.parse_args(["analyze", "a.root", "-o", "x"]).jet_axis == "stored"
+    old = ["analyze", "a.root", "-o", "x", "--jet-axis", "constituents"]
+    assert parser.parse_args(old).jet_axis == "constituents"
+
+
+def test_cli_prints_substructure_table_with_units(samples, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["evaluate", "--real", str(samples["real"]), "--generated", str(samples["generated"])]
+    argv += ["-o", str(out), "--n", "100", "--metrics", "w1tau32,w1eec,w1mult"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "JetNet metrics" not in printed and "Substructure W1" in printed
+    assert "τ32 [10⁻³]" in printed and "EEC [10⁻³ ln R_L]" in printed
+    assert "mult. [particles]" in printed
+    data = json.loads((out / "metrics.json").read_text())
+    assert list(data["jet_types"]["w"]["metrics"]) == ["w1tau32", "w1eec", "w1mult"]
+    assert data["units"] == {"w1tau32": 1e-3, "w1eec": 1e-3, "w1mult": 1.0}
+
+
+@pytest.fixture(scope="module")
+def pythia(tmp_path_factory):
+    """Real Pythia 8 top jets (300, and 150 others) and gluon jets (150) labelled as tops."""
+    from hepvae.data.simulate import simulate
+
+    folder = tmp_path_factory.mktemp("pythia")
+    top = simulate("t", 300, seed=1, workers=1, progress=False)
+    gluon = simulate("g", 150, seed=2, workers=1, progress=False)
+    gluon = ak.with_field(gluon, ak.with_field(gluon.Jet, LABELS["t"], "label"), "Jet")
+    return {
+        "top": write_jets(folder / "top.root", top),
+        "other_top": write_jets(
+            folder / "other_top.root", simulate("t", 150, seed=3, workers=1, progress=False)
+        ),
+        "gluon": write_jets(folder / "gluon.root", gluon),
+    }
+
+
+def test_substructure_w1_of_gluons_against_tops_is_large(pythia):
+    result = evaluate(pythia["top"], pythia["gluon"], metrics=SUBSTRUCTURE_METRICS, seed=0)
+    metrics = result["jet_types"]["t"]["metrics"]
+    # both samples are truncated to 30 stored constituents: nparticles is compared too
+    assert list(metrics) == list(SUBSTRUCTURE_METRICS)
+    assert metrics["w1nparticles"]["truth"]["value"] > 0  # gluon and top multiplicities overlap
+    for name in ("w1tau21", "w1tau32", "w1d2", "w1eec"):
+        assert metrics[name]["ratio"] > 2.5 and metrics[name]["pull"] > 3, (name, metrics[name])
+    assert metrics["w1tau32"]["ratio"] > 4 and metrics["w1eec"]["ratio"] > 3
+
+
+def test_substructure_w1_of_a_sample_with_itself_is_zero(pythia):
+    from hepvae.evaluate.substructure import _distance, substructure
+
+    jets = read_jets(pythia["top"])
+    shapes = substructure(jets, 30, SUBSTRUCTURE_METRICS)
+    assert shapes.n_jets == 300 and len(shapes.eec_log_r) == 300
+    everything = np.arange(len(jets))
+    for name in SUBSTRUCTURE_METRICS:
+        assert _distance(shapes, shapes, name)(everything, everything) == pytest.approx(0, abs=1e-9)
+    # independent tops agree with the truth baseline, and are far below gluons against tops
+    result = evaluate(pythia["top"], pythia["other_top"], metrics=SUBSTRUCTURE_METRICS, seed=0)
+    gluons = evaluate(pythia["top"], pythia["gluon"], metrics=SUBSTRUCTURE_METRICS, seed=0)
+    for name, entry in result["jet_types"]["t"]["metrics"].items():
+        assert entry["pull"] is None or abs(entry["pull"]) < 3, (name, entry)
+        if name != "w1mult":  # all 30 stored: 0 for both
+            far = gluons["jet_types"]["t"]["metrics"][name]["model"]["value"]
+            assert entry["model"]["value"] < 0.5 * far, name

@@ -24,8 +24,11 @@ def tiny_config(path: Path) -> Path:
     return path
 
 
+METRICS = ("w1m", "w1p", "w1tau32", "w1d2", "w1eec", "w1mult", "w1nparticles")
+
+
 def run(tmp_path: Path, capsys) -> tuple[dict, str]:
-    argv = ["--scale", "tiny", "--config", str(tmp_path / "tiny.yaml"), "--metrics", "w1m,w1p",
+    argv = ["--scale", "tiny", "--config", str(tmp_path / "tiny.yaml"), "--metrics", ",".join(METRICS),
             "--workdir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "docs")]  # fmt: skip
     result = fidelity.main(argv)
     return result, capsys.readouterr().out
@@ -44,18 +47,26 @@ def ran(out: str) -> list[str]:
 def test_fidelity_pipeline_writes_table_and_resumes(tmp_path, capsys):
     tiny_config(tmp_path / "tiny.yaml")
     first, out = run(tmp_path, capsys)
-    assert "skipped" not in out and len(ran(out)) == 6 + 1 + 3 + 1 + 1
+    assert "skipped" not in out and len(ran(out)) == 6 + 1 + 3 + 1 + 1 + 1
     docs = tmp_path / "docs"
     md = (docs / "results.md").read_text()
     on_disk = json.loads((docs / "results.json").read_text())
     assert on_disk == first
-    # one row per class and metric, with model, truth, ratio and the targets
+    # one row per class and metric, the substructure W1s included, with model, truth, ratio
+    # and the targets; generated files carry no multiplicity before truncation: no nparticles
     assert [(r["jet_type"], r["metric"]) for r in first["rows"]] == [
-        (t, m) for t in ("g", "q", "t") for m in ("w1m", "w1p")
+        (t, m) for t in ("g", "q", "t") for m in METRICS[:-1]
     ]
     for row in first["rows"]:
-        assert row["model"]["value"] > 0 and row["truth"]["error"] > 0
+        if row["metric"] != "w1mult":  # all 30 stored in both samples: 0 +- 0 may happen
+            assert row["model"]["value"] > 0 and row["truth"]["error"] > 0, row
         assert isinstance(row["milestone"], bool) and isinstance(row["goal"], bool)
+    assert "| t | W1 τ32 | 1e-03 |" in md and "| W1 EEC | 1e-03 ln R_L |" in md
+    assert "| W1 mult. | particles |" in md
+    # the summary figure per class, generated vs held-out, linked from the table
+    for jet_type in ("g", "q", "t"):
+        figure = docs / f"fidelity_{jet_type}.png"
+        assert figure.stat().st_size > 20_000 and f"]({figure.name})" in md
     n_train, n_test, n_gen = fidelity.SCALES["tiny"]
     assert first["sizes"]["train_per_class"] == n_train
     assert first["sizes"]["n_per_sample"] == {t: min(n_test // 2, n_gen) for t in "gqt"}
@@ -63,7 +74,7 @@ def test_fidelity_pipeline_writes_table_and_resumes(tmp_path, capsys):
     assert first["training"]["steps"] == 2 and first["hardware"]["cpu_threads"] >= 1
     assert first["scale"] == "tiny" and not first["full_scale"]
     assert "Reduced-size run" in md and first["command"] in md
-    assert first["jet_axis"] == "constituents" and fidelity.AXIS_TEXT["constituents"] in md
+    assert first["jet_axis"] == "stored" and fidelity.AXIS_TEXT["stored"] in md
     table = [line for line in md.splitlines() if line.startswith("|")]
     assert len(table) == 2 + len(first["rows"])  # header, rule, rows
     assert table[0].split("|")[1:-1] == [f" {c} " for c in fidelity.COLUMNS]
@@ -73,7 +84,8 @@ def test_fidelity_pipeline_writes_table_and_resumes(tmp_path, capsys):
     (docs / "results.json").unlink()
     second, out = run(tmp_path, capsys)
     assert ran(out) == ["table"]
-    assert out.count("done earlier, skipped") == 6 + 1 + 3 + 1  # simulate, train, generate, eval
+    # simulate, train, generate, evaluate, figures
+    assert out.count("done earlier, skipped") == 6 + 1 + 3 + 1 + 1
     assert second == first and (docs / "results.md").read_text() == md
 
     # an interrupted training run continues from last.pt; the steps after it are redone
@@ -83,7 +95,9 @@ def test_fidelity_pipeline_writes_table_and_resumes(tmp_path, capsys):
     state_path.write_text(json.dumps(state))
     third, out = run(tmp_path, capsys)
     assert "train: resuming the interrupted run" in out
-    assert ran(out) == ["train", "generate g", "generate q", "generate t", "evaluate", "table"]
+    assert ran(out) == [
+        "train", "generate g", "generate q", "generate t", "evaluate", "figures", "table"
+    ]  # fmt: skip
     assert out.count("done earlier, skipped") == 6
     assert third["training"]["resumed"] and third["training"]["steps"] >= 2
 

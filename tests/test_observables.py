@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from hepvae.physics.observables import (
+    d2,
     eec2,
     eec3_projected,
+    energy_correlations,
     jet_width,
     nsubjettiness,
     tau_ratios,
@@ -138,3 +140,45 @@ def test_tau1_of_two_equal_prongs_is_analytic():
     assert taus[0, 0] == pytest.approx(0.25, abs=2e-3)
     assert taus[0, 1] == pytest.approx(0.0, abs=1e-9)  # two particles: two exact axes
     assert tau_ratios(taus)[1][0] == 0.0  # tau32 with tau2 = 0 is defined as 0
+
+
+def test_energy_correlations_and_d2_match_brute_force_sums():
+    # HAND_JETS has 4, 2 and 5 constituents; add a 3-particle jet with every pair distinct
+    jets = HAND_JETS + [[(400.0, 0.0, 0.0), (300.0, 0.3, 0.1), (100.0, -0.2, 0.25)]]
+    for beta in (1.0, 2.0):
+        e2, e3 = energy_correlations(_parts(jets), beta=beta)
+        values = d2(_parts(jets), beta=beta)
+        for k, jet in enumerate(jets):
+            total = sum(c[0] for c in jet)
+            z = [c[0] / total for c in jet]
+            pairs = itertools.combinations(range(len(jet)), 2)
+            triples = itertools.combinations(range(len(jet)), 3)
+            b2 = sum(z[i] * z[j] * _dr(jet[i], jet[j]) ** beta for i, j in pairs)
+            b3 = sum(
+                z[i] * z[j] * z[k] * (_dr(jet[i], jet[j]) * _dr(jet[i], jet[k])
+                                      * _dr(jet[j], jet[k])) ** beta
+                for i, j, k in triples
+            )  # fmt: skip
+            assert e2[k] == pytest.approx(b2, rel=1e-6)
+            assert e3[k] == pytest.approx(b3, rel=1e-6, abs=1e-15)
+            assert values[k] == pytest.approx(b3 / b2**3 if b2 > 0 else 0.0, rel=1e-6)
+    assert e3[1] == 0.0 and values[1] == 0.0  # two constituents: no triples
+
+
+def test_d2_agrees_with_fastjet_energy_correlator_and_counts_prongs():
+    import fastjet
+
+    from hepvae.physics.observables import _cartesian
+
+    rng = np.random.default_rng(5)
+    shapes = ([(0.0, 0.0)], [(-0.2, 0.0), (0.2, 0.0)])
+    jets = [_prong_jet(rng, centers, n_per=12) for centers in shapes for _ in range(3)]
+    parts = constituents(*(ak.Array([j[k] for j in jets]) for k in range(3)))
+    ours = d2(parts)
+    sequence = fastjet.ClusterSequence(
+        _cartesian(parts), fastjet.JetDefinition(fastjet.kt_algorithm, 0.8)
+    )
+    theirs = sequence.exclusive_jets_energy_correlator(njets=1, func="d2", beta=1.0)
+    np.testing.assert_allclose(ours, np.ravel(ak.to_numpy(theirs)), rtol=1e-9)
+    assert ours[3:].max() < ours[:3].min()  # two-prong jets have the smaller D2
+    assert d2(parts[:0]).shape == (0,)

@@ -50,6 +50,7 @@ class Binning:
     phi_rel: Axis = Axis(50, -0.8, 0.8)
     r_l: Axis = Axis(40, 1e-3, 1.6, log=True)
     tau: Axis = Axis(50, 0.0, 1.0)
+    d2: Axis = Axis(60, 0.0, 6.0)
     width: Axis = Axis(60, 0.0, 0.6)
 
 
@@ -95,6 +96,7 @@ SPECS: tuple[Spec, ...] = (
          "correlator", "r_l", density="log", logx=True),
     Spec("tau21", r"$\tau_{21} = \tau_2/\tau_1$", _PER_JET + r"$\frac{dN}{d\tau_{21}}$", "jet", "tau"),
     Spec("tau32", r"$\tau_{32} = \tau_3/\tau_2$", _PER_JET + r"$\frac{dN}{d\tau_{32}}$", "jet", "tau"),
+    Spec("d2", r"$D_2^{(\beta=1)} = e_3/e_2^3$", _PER_JET + r"$\frac{dN}{dD_2}$", "jet", "d2"),
     Spec("width", r"Jet width $\Sigma_i\, z_i\,\Delta R(i, \mathrm{jet})$", _PER_JET + r"$\frac{dN}{d\,\mathrm{width}}$",
          "jet", "width", logy=True),
 )  # fmt: skip
@@ -174,15 +176,16 @@ def fill(
     parts: ak.Array,
     r0: float = 0.8,
     eec3_particles: int | None = 30,
-    jet_axis: str = "constituents",
+    jet_axis: str = "stored",
 ) -> None:
     """Fill the histograms from one chunk: ``jets`` [N] records and their jagged ``parts``.
 
     ``r0`` is the N-subjettiness radius, ``eec3_particles`` the leading constituents used for
-    the projected E3C (None: all). ``jet_axis="constituents"`` takes the jet pT, eta, mass and
-    the constituents' relative coordinates from the sum of the stored constituents (what a
-    generator emits), ``"stored"`` from the stored jet (for simulated jets: all constituents,
-    also those beyond the stored ones).
+    the projected E3C (None: all). ``jet_axis="stored"`` (the default, the JetNet convention)
+    takes the jet pT, eta, mass and the constituents' relative coordinates from the stored jet
+    (for simulated jets: all constituents, also those beyond the stored ones),
+    ``"constituents"`` from the sum of the stored constituents (what a generator of only those
+    constituents emits).
     """
     if jet_axis not in JET_AXES:
         raise ValueError(f"jet_axis must be one of {JET_AXES}, got {jet_axis!r}")
@@ -222,4 +225,5 @@ def fill(
     tau21, tau32 = obs.tau_ratios(obs.nsubjettiness(parts, r0=r0))
     hists["tau21"].fill(tau21)
     hists["tau32"].fill(tau32)
+    hists["d2"].fill(obs.d2(parts))
     hists["width"].fill(obs.jet_width(jets, parts))

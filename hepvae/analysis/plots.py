@@ -207,9 +207,9 @@ def _figure(nrows: int, ncols: int, panel: tuple[float, float]):
     return fig, pairs
 
 
-def _save(fig, base: Path) -> list[Path]:
+def _save(fig, base: Path, suffixes: Sequence[str] = (".png", ".pdf")) -> list[Path]:
     out = []
-    for suffix in (".png", ".pdf"):
+    for suffix in suffixes:
         path = base.with_suffix(suffix)
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=150 if suffix == ".png" else None, bbox_inches="tight")
@@ -243,16 +243,38 @@ def plot_all(
             draw(ax, rax, spec, result, reference, label_text=text)
             written += _save(fig, out_dir / spec.name)
             plt.close(fig)
-        ncols = 5
-        nrows = -(-len(specs) // ncols)
-        with plt.rc_context({"font.size": 13, "axes.labelsize": 13, "legend.fontsize": 11,
-                             "xtick.labelsize": 11, "ytick.labelsize": 11}):  # fmt: skip
-            fig, pairs = _figure(nrows, ncols, (5.6, 5.6))
-            for k, ((ax, rax), spec) in enumerate(zip(pairs, specs)):
-                draw(ax, rax, spec, result, reference, legend=k == 0, label_text=text)
-            for ax, rax in pairs[len(specs) :]:
-                ax.set_visible(False)
-                rax.set_visible(False)
-            written += _save(fig, out_dir / "summary")
-            plt.close(fig)
+    written += summary_sheet(result, out_dir / "summary", reference, specs)
+    return written
+
+
+def summary_sheet(
+    result: dict[str, Any],
+    base: str | os.PathLike,
+    reference: str | None = None,
+    specs: Sequence[Spec] = SPECS,
+    ncols: int = 5,
+    suffixes: Sequence[str] = (".png", ".pdf"),
+) -> list[Path]:
+    """One figure with a panel (and ratio panel) per observable of ``specs``, ``ncols`` to a
+    row, written as ``base`` with each of ``suffixes``; ``result`` and ``reference`` as for
+    :func:`plot_all`. The first panel holds the legend."""
+    import matplotlib.pyplot as plt
+    import mplhep as hep
+
+    reference = reference or next(iter(result))
+    text = jet_type_text(result)
+    ensure_dir(Path(base).parent)
+    nrows = -(-len(specs) // ncols)
+    with plt.style.context(hep.style.CMS), plt.rc_context(
+        {"font.size": 13, "axes.labelsize": 13, "legend.fontsize": 11,
+         "xtick.labelsize": 11, "ytick.labelsize": 11}
+    ):  # fmt: skip
+        fig, pairs = _figure(nrows, ncols, (5.6, 5.6))
+        for k, ((ax, rax), spec) in enumerate(zip(pairs, specs)):
+            draw(ax, rax, spec, result, reference, legend=k == 0, label_text=text)
+        for ax, rax in pairs[len(specs) :]:
+            ax.set_visible(False)
+            rax.set_visible(False)
+        written = _save(fig, Path(base), suffixes)
+        plt.close(fig)
     return written

@@ -14,9 +14,9 @@ class JetObservables(processor.ProcessorABC):
 
     Output: ``{dataset: {"n_jets": int, "hists": {name: hist.Hist}}}`` with the histograms of
     :data:`hepvae.analysis.histograms.SPECS` (jet pT, η, mass, stored and original multiplicity; constituent
-    pT_rel, η_rel, φ_rel; 2-point EEC, projected E3C; τ21, τ32; jet width) and ``label``.
-    The jet kinematics come from the sum of the stored constituents unless ``jet_axis`` is
-    ``"stored"`` (see :func:`hepvae.analysis.histograms.fill`).
+    pT_rel, η_rel, φ_rel; 2-point EEC, projected E3C; τ21, τ32, D2; jet width) and ``label``.
+    The jet kinematics come from the stored jet unless ``jet_axis`` is ``"constituents"``
+    (the sum of the stored constituents, see :func:`hepvae.analysis.histograms.fill`).
     The physics lives in :mod:`hepvae.physics.observables`; this class only fills.
     """
 
@@ -25,7 +25,7 @@ class JetObservables(processor.ProcessorABC):
         binning: Binning | None = None,
         r0: float = 0.8,
         eec3_particles: int | None = 30,
-        jet_axis: str = "constituents",
+        jet_axis: str = "stored",
     ):
         self.binning = binning or Binning()
         self.r0 = r0

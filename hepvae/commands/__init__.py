@@ -30,14 +30,15 @@ JET_AXES = ("constituents", "stored")
 
 
 def add_jet_axis(p: argparse.ArgumentParser) -> None:
-    """``--jet-axis``: jet kinematics relative to the leading constituents' sum or the stored jet."""
+    """``--jet-axis``: jet kinematics relative to the stored jet or the leading constituents' sum."""
     p.add_argument(
         "--jet-axis",
         choices=JET_AXES,
-        default="constituents",
-        help="jet kinematics and relative coordinates from the sum of the leading stored "
-        "constituents (default; the jet a generator emits) or from the stored jet (the JetNet "
-        "convention)",
+        default="stored",
+        help="jet kinematics and relative coordinates from the stored full jet (default; the "
+        "JetNet convention of published tables: the leading constituents' pT_rel sum to < 1) "
+        "or from the sum of the leading stored constituents (the jet a generator of only "
+        "those constituents emits)",
     )
 
 

@@ -10,11 +10,13 @@ from hepvae.commands import add_dask_options, add_jet_axis, positive_float, posi
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "analyze",
-        help="coffea analysis: jet observables, EEC, N-subjettiness; comparison plots",
+        help="coffea analysis: jet observables, EEC, N-subjettiness, D2; comparison plots",
         description=(
             "Fill histograms of jet observables per data set with a coffea processor and plot "
             "every data set against the first (the reference). Each argument is a data set: "
-            "FILE (named after the file) or NAME=FILE[,FILE...]. Writes DIR/histograms.root, "
+            "FILE (named after the file) or NAME=FILE[,FILE...]. Jet kinematics and relative "
+            "coordinates are those of the stored jet (the JetNet convention) unless "
+            "--jet-axis constituents. Writes DIR/histograms.root, "
             "DIR/plots/*.png|pdf (one per observable and summary) and DIR/analysis.json."
         ),
     )
@@ -92,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         "chunksize": args.chunksize,
         "r0": args.r0,
         "eec3_particles": args.eec3_particles,
+        "jet_axis": args.jet_axis,
         "processing_seconds": round(seconds, 2),
     }
     written = write_outputs(result, args.output, datasets, settings=settings)

@@ -1,5 +1,8 @@
 """Generated against real jets, per jet type, next to the truth-vs-truth baseline.
 
+The metrics are the JetNet ones (:mod:`hepvae.evaluate.metrics`) and the substructure W1s
+(:mod:`hepvae.evaluate.substructure`).
+
 For each jet type the real jets are shuffled (``seed``) and split into two disjoint halves
 A and B. The model metrics compare A with the generated jets, the baseline compares A with B,
 both with N jets per sample, N = min(|A|, |B|, generated, ``n``). So model and baseline use
@@ -31,11 +34,24 @@ from hepvae.evaluate.metrics import (
     efp_features,
     sample_sizes,
 )
+from hepvae.evaluate.substructure import (
+    SUBSTRUCTURE_METRICS,
+    SUBSTRUCTURE_MIN_JETS,
+    SUBSTRUCTURE_SCALES,
+    nparticles_meaningful,
+    substructure,
+    substructure_w1,
+)
 from hepvae.paths import as_paths
 from hepvae.physics.coords import JET_AXES, to_jetnet
 from hepvae.progress import ProgressBar
 
 PathLike = str | os.PathLike
+
+#: every metric ``evaluate`` computes: the JetNet metrics, then the substructure W1s
+EVALUATE_METRICS = METRICS + SUBSTRUCTURE_METRICS
+#: display scale of every metric (value / scale is shown)
+UNITS = {**SCALES, **SUBSTRUCTURE_SCALES}
 
 
 def evaluate(
@@ -44,22 +60,26 @@ def evaluate(
     n: int | None = None,
     n_particles: int = 30,
     seed: int = 0,
-    metrics: Sequence[str] = METRICS,
+    metrics: Sequence[str] = EVALUATE_METRICS,
     efp_jobs: int | None = None,
     progress: bool = False,
-    jet_axis: str = "constituents",
+    jet_axis: str = "stored",
 ) -> dict[str, Any]:
-    """JetNet metrics of generated against real jets and the truth baseline, per jet type.
+    """JetNet metrics and substructure W1s of generated against real jets and the truth
+    baseline, per jet type.
 
     ``n`` caps the jets per sample (default: all the data allow), ``n_particles`` the leading
-    constituents in the JetNet arrays, ``efp_jobs`` the processes for the EFPs (default: all
-    CPUs). ``jet_axis`` says what the JetNet coordinates are relative to, for real and
-    generated jets alike (:func:`hepvae.physics.coords.to_jetnet`): ``"constituents"`` (the
-    default) re-sums each jet from its leading ``n_particles`` constituents, as a generator
-    of ``n_particles`` constituents emits it, so that real jets cut to ``n_particles`` are not
-    compared through a jet axis and pT they carry but the generated jets cannot; ``"stored"``
-    keeps the stored jets (the JetNet convention). Returns a JSON-ready dict (see :func:`hepvae.evaluate.report.write_metrics`);
-    metric values are unscaled, ``units`` gives the scale the tables use.
+    constituents in the JetNet arrays and the substructure, ``efp_jobs`` the processes for
+    the EFPs (default: all CPUs). ``jet_axis`` says what the JetNet coordinates are relative
+    to, for real and generated jets alike (:func:`hepvae.physics.coords.to_jetnet`):
+    ``"stored"`` (the default, the JetNet convention of the published tables) keeps the stored
+    full jets, so that the leading ``n_particles`` pT_rel sum to less than one;
+    ``"constituents"`` re-sums each jet from its leading ``n_particles`` constituents, the
+    jet a generator of only those constituents emits. The substructure W1s do not depend on
+    it. ``w1nparticles`` is left out, with a note, for a jet type where either sample's
+    ``Jet_nparticles`` equals its stored multiplicity for every jet. Returns a JSON-ready
+    dict (see :func:`hepvae.evaluate.report.write_metrics`); metric values are unscaled,
+    ``units`` gives the scale the tables use.
     """
     metrics = _check_metrics(metrics)
     if jet_axis not in JET_AXES:
@@ -87,21 +107,24 @@ def evaluate(
             "metrics": list(metrics),
             "efp_jobs": efp_jobs,
         },
-        "units": {m: SCALES[m] for m in metrics},
+        "units": {m: UNITS[m] for m in metrics},
         "method": (
             "per jet type: real jets shuffled and split into disjoint halves A and B; "
             "generated = metric(A, generated jets), truth = metric(A, B), both with "
             "n_per_sample jets; JetNet coordinates of the leading n_particles constituents "
-            "relative to the jet_axis (constituents: their own sum); values from "
-            "jetnet.evaluation, unscaled (units: display scale)"
+            "relative to the jet_axis (stored: the stored full jet; constituents: their own "
+            "sum); JetNet metrics from jetnet.evaluation; substructure W1s (w1tau21, w1tau32, "
+            "w1d2, w1eec, w1mult, w1nparticles) from the leading n_particles constituents with "
+            "scipy.stats.wasserstein_distance, bootstrap batches as jetnet's W1M; values "
+            "unscaled (units: display scale)"
         ),
         "jet_types": {},
     }
-    total = len(plans) * (3 + 2 * len(metrics))
+    total = len(plans) * (6 + 2 * len(metrics))
     with ProgressBar(total, "evaluate", progress, unit="steps", transient=True) as bar:
         for plan in plans:
             result["jet_types"][plan["jet_type"]] = _evaluate_class(
-                plan, n_particles, seed, metrics, efp_jobs, bar, jet_axis
+                plan, n_particles, seed, efp_jobs, bar, jet_axis
             )
     result["runtime_s"] = round(time.perf_counter() - start, 2)
     return result
@@ -115,12 +138,13 @@ def _paths(paths: PathLike | Iterable[PathLike]) -> list[Path]:
 
 
 def _check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
-    unknown = [m for m in metrics if m not in METRICS]
+    known = ", ".join(EVALUATE_METRICS)
+    unknown = [m for m in metrics if m not in EVALUATE_METRICS]
     if unknown:
-        raise HepvaeError(f"unknown metric {unknown[0]!r}: choose from {', '.join(METRICS)}")
+        raise HepvaeError(f"unknown metric {unknown[0]!r}: choose from {known}")
     if not metrics:
-        raise HepvaeError(f"no metrics selected: choose from {', '.join(METRICS)}")
-    return tuple(m for m in METRICS if m in metrics)
+        raise HepvaeError(f"no metrics selected: choose from {known}")
+    return tuple(m for m in EVALUATE_METRICS if m in metrics)
 
 
 def _jet_types(real: ak.Array, generated: ak.Array) -> list[int]:
@@ -159,7 +183,7 @@ def _plan(
     half = len(real_c) // 2
     available = min(half, len(gen_c))
     n_use = available if n is None else min(n, available)
-    needed = {m: MIN_JETS[m] for m in metrics}
+    needed = {m: {**MIN_JETS, **SUBSTRUCTURE_MIN_JETS}[m] for m in metrics}
     worst = max(needed, key=needed.get)
     if n_use < needed[worst]:
         message = (
@@ -174,10 +198,20 @@ def _plan(
     notes = []
     if n is not None and n > available:
         notes.append(f"n {n} asked for more jets per sample than the {available} available")
+    if "w1nparticles" in metrics:
+        samples = (("real", real_c), ("generated", gen_c))
+        lacking = [name for name, jets in samples if not nparticles_meaningful(jets)]
+        if lacking:
+            metrics = tuple(m for m in metrics if m != "w1nparticles")
+            notes.append(
+                f"W1 of Jet_nparticles left out: in the {' and '.join(lacking)} jets it equals "
+                "the stored multiplicity for every jet (no multiplicity before truncation)"
+            )
     return {
         "jet_type": jet_type,
         "label": label,
         "notes": notes,
+        "metrics": metrics,
         "n_real": len(real_c),
         "n_generated": len(gen_c),
         "n": n_use,
@@ -191,13 +225,14 @@ def _evaluate_class(
     plan: dict[str, Any],
     n_particles: int,
     seed: int,
-    metrics: Sequence[str],
     efp_jobs: int | None,
     bar: ProgressBar,
     jet_axis: str,
 ) -> dict[str, Any]:
     start = time.perf_counter()
-    jet_type = plan["jet_type"]
+    jet_type, metrics = plan["jet_type"], plan["metrics"]
+    jetnet_metrics = [m for m in metrics if m in METRICS]
+    shape_metrics = [m for m in metrics if m in SUBSTRUCTURE_METRICS]
     arrays = {
         k: to_jetnet(plan[k], n_particles, jet_axis) for k in ("reference", "truth", "generated")
     }
@@ -209,6 +244,12 @@ def _evaluate_class(
             bar.advance()
     else:
         bar.advance(3)
+    shapes = {}
+    for key in arrays:
+        if shape_metrics:
+            bar.update(description=f"{jet_type} jets: substructure of the {key} sample")
+            shapes[key] = substructure(plan[key], n_particles, shape_metrics)
+        bar.advance()
     sizes = sample_sizes(plan["n"])
     values = {}
     for which in ("generated", "truth"):
@@ -217,13 +258,18 @@ def _evaluate_class(
             arrays["reference"],
             arrays[which],
             sizes,
-            metrics,
+            jetnet_metrics,
             seed=seed,
             efp_jobs=efp_jobs,
             reference_features=features.get("reference"),
             other_features=features.get(which),
             progress=lambda _name: bar.advance(),
         )
+        if shape_metrics:
+            values[which] |= substructure_w1(
+                shapes["reference"], shapes[which], sizes, shape_metrics, seed,
+                progress=lambda _name: bar.advance(),
+            )  # fmt: skip
     return {
         "label": plan["label"],
         "n_real": plan["n_real"],

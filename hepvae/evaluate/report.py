@@ -1,4 +1,5 @@
-"""Reporting evaluation results: ``metrics.json`` and a table in the JetNet units."""
+"""Reporting evaluation results: ``metrics.json``, a table of the JetNet metrics in the JetNet
+units and one of the substructure W1s."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from hepvae.atomic import ensure_dir, write_json
+from hepvae.evaluate.metrics import METRICS
+from hepvae.evaluate.substructure import BETA, R0, SUBSTRUCTURE_UNITS
 
-NAMES = {"w1m": "W1M", "w1p": "W1P", "w1efp": "W1EFP", "fpd": "FPD", "kpd": "KPD"}
+#: the observable of each substructure W1, as the substructure table names it
+OBSERVABLES = {"w1tau21": "τ21", "w1tau32": "τ32", "w1d2": "D2", "w1eec": "EEC",
+               "w1mult": "mult.", "w1nparticles": "nparticles"}  # fmt: skip
+#: display names of the metrics
+NAMES = {"w1m": "W1M", "w1p": "W1P", "w1efp": "W1EFP", "fpd": "FPD", "kpd": "KPD",
+         **{name: f"W1 {text}" for name, text in OBSERVABLES.items()}}  # fmt: skip
 
 
 def write_metrics(result: dict[str, Any], out_dir: str | os.PathLike) -> Path:
@@ -38,16 +46,19 @@ def _fmt(entry: dict[str, Any], scale: float) -> str:
     return value_error(entry["value"] / scale, entry["error"] / scale)
 
 
-def metrics_table(result: dict[str, Any]):
-    """A rich table per jet type: metric, unit, model, truth baseline, ratio, pull."""
+def _table(result: dict[str, Any], names: dict[str, str], title: str, caption: str):
+    """A rich table of the metrics ``names`` (name: row label), per jet type: model, truth,
+    ratio, pull; None if the result holds none of them."""
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(
-        title="JetNet metrics: generated vs real and real vs real (truth)",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
+    if not any(
+        name in names for block in result["jet_types"].values() for name in block["metrics"]
+    ):
+        return None
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     for column, justify in (
         ("jets", "left"),
         ("metric", "left"),
@@ -57,25 +68,58 @@ def metrics_table(result: dict[str, Any]):
         ("pull", "right"),
     ):
         table.add_column(column, justify=justify, no_wrap=True)
-    table.caption = "ratio = generated / truth; pull = (generated - truth) / combined error"
+    table.caption = caption
     for jet_type, block in result["jet_types"].items():
-        first = True
-        for name, entry in block["metrics"].items():
-            scale = result["units"][name]
-            ratio = entry["ratio"]
-            ratio_text = "-" if ratio is None else value_error(ratio, entry["ratio_error"])
-            pull = entry["pull"]
+        shown = [name for name in block["metrics"] if name in names]
+        for name in shown:
+            entry, scale = block["metrics"][name], result["units"][name]
+            ratio, pull = entry["ratio"], entry["pull"]
             table.add_row(
-                f"{jet_type}\nN = {block['n_per_sample']}" if first else "",
-                NAMES[name] + _scale_label(scale),
+                f"{jet_type}\nN = {block['n_per_sample']}" if name == shown[0] else "",
+                escape(names[name] + _unit_label(name, scale)),  # "[...]" is not markup
                 _fmt(entry["model"], scale),
                 _fmt(entry["truth"], scale),
-                ratio_text,
+                "-" if ratio is None else value_error(ratio, entry["ratio_error"]),
                 "-" if pull is None else f"{pull:+.1f}",
-                end_section=name == list(block["metrics"])[-1],
+                end_section=name == shown[-1],
             )
-            first = False
     return table
+
+
+def _unit_label(name: str, scale: float) -> str:
+    """``[10⁻³]``, ``[10⁻³ ln R_L]`` or ``[constituents]``: the unit of the shown numbers."""
+    scale_text = _scale_label(scale).strip(" []")
+    unit = " ".join(t for t in (scale_text, SUBSTRUCTURE_UNITS.get(name, "")) if t)
+    return f" [{unit}]" if unit else ""
+
+
+_CAPTION = "ratio = generated / truth; pull = (generated - truth) / combined error"
+
+
+def metrics_table(result: dict[str, Any]):
+    """A rich table per jet type of the JetNet metrics: model, truth baseline, ratio, pull;
+    None if none were computed."""
+    return _table(
+        result,
+        {m: NAMES[m] for m in METRICS},
+        "JetNet metrics: generated vs real and real vs real (truth)",
+        _CAPTION,
+    )
+
+
+def substructure_table(result: dict[str, Any]):
+    """A rich table of the substructure W1s, or None if none were computed."""
+    caption = (
+        f"W1 of each observable's distribution, in the units shown; {_CAPTION}. "
+        f"τ: N-subjettiness R0 = {R0}, β = {BETA:g}; D2: β = {BETA:g}; EEC: pT-weighted "
+        "pairs in ln R_L; mult.: stored constituents; nparticles: before truncation"
+    )
+    return _table(
+        result,
+        OBSERVABLES,
+        "Substructure W1: generated vs real and real vs real (truth)",
+        caption,
+    )
 
 
 def notes(result: dict[str, Any]) -> list[str]:

@@ -177,3 +177,43 @@ def tau_ratios(taus: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
     return ratio(taus[:, 1], taus[:, 0]), ratio(taus[:, 2], taus[:, 1])
+
+
+#: most entries of the padded [jets, n, n] arrays of :func:`d2` held at once (~ 32 MB each)
+D2_BUDGET = 4_000_000
+
+
+def energy_correlations(parts: ak.Array, beta: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Energy correlation functions e2 and e3 per jet (Larkoski, Salam, Thaler; pT, ΔR).
+
+    e2 = Σ_{i<j} z_i z_j ΔR_ij^β and e3 = Σ_{i<j<k} z_i z_j z_k (ΔR_ij ΔR_ik ΔR_jk)^β, with the
+    energy fractions z of :func:`energy_fractions`. Both come from the padded pairwise matrix
+    W_ij = z_j ΔR_ij^β (W_ii = 0): e2 = ½ Σ_ij z_i W_ij and e3 = tr(W³)/6, since terms with
+    coincident indices vanish. Jets are processed in blocks (:data:`D2_BUDGET`).
+    """
+    n_jets = len(parts)
+    e2, e3 = np.zeros(n_jets), np.zeros(n_jets)
+    n = int(ak.max(ak.num(parts, axis=1))) if n_jets else 0
+    if n < 2:
+        return e2, e3
+    step = max(1, D2_BUDGET // (n * n))
+    for start in range(0, n_jets, step):
+        block = parts[start : start + step]
+        z = _padded(energy_fractions(block), n)
+        eta, phi = _padded(block.eta, n), _padded(block.phi, n)
+        angle = delta_r(eta[:, :, None], phi[:, :, None], eta[:, None, :], phi[:, None, :]) ** beta
+        w = angle * z[:, None, :]  # padded slots have z = 0 and drop out
+        e2[start : start + step] = 0.5 * np.einsum("bi,bij->b", z, w)
+        e3[start : start + step] = np.einsum("bij,bji->b", w @ w, w) / 6.0
+    return e2, e3
+
+
+def d2(parts: ak.Array, beta: float = 1.0) -> np.ndarray:
+    """D2 = e3 / e2³ per jet (:func:`energy_correlations`; small for two-prong jets).
+
+    The energy fractions are relative to the constituents given (as fastjet contrib's
+    EnergyCorrelator on a jet made of them), and the ratio does not depend on an angular
+    normalization ΔR/R. 0 where e2 = 0 (fewer than two constituents).
+    """
+    e2, e3 = energy_correlations(parts, beta)
+    return np.divide(e3, e2**3, out=np.zeros_like(e3), where=e2 > 0)
