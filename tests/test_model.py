@@ -129,7 +129,9 @@ def test_normalization_round_trips_through_json():
         Normalization.from_dict(bad, where="n.json")
     # the flat dict of checkpoints written before the format key
     flat = {k: v for k, v in dataclasses.asdict(norm).items() if k != "n_jets"}
-    assert Normalization.from_dict(json.loads(json.dumps(flat))) == dataclasses.replace(norm, n_jets=0)
+    assert Normalization.from_dict(json.loads(json.dumps(flat))) == dataclasses.replace(
+        norm, n_jets=0
+    )
 
 
 def test_reconstruct_returns_gev_at_the_input_frame():
