@@ -130,3 +130,9 @@ def test_arrays_carry_the_full_jet_and_multiplicity(tmp_path):
     assert torch.all(data > stored) and int(stored.max()) == config.model.n_particles
     pts = torch.cat([train.jet[:, 0], val.jet[:, 0]]).sort().values
     np.testing.assert_allclose(pts.numpy(), np.sort(np.asarray(full.Jet.pt, np.float32)))
+
+
+def test_an_empty_file_is_named(tmp_path, capsys):
+    empty = write_jets(tmp_path / "empty.root", random_jets(5)[:0], {"producer": "test"})
+    assert main(["graphs", str(empty)]) == 2
+    assert "empty.root: no jets" in capsys.readouterr().err

@@ -34,14 +34,14 @@ def compute_normalization(
     chosen = np.unique(np.linspace(0, len(arrays) - 1, min(config.norm_jets, len(arrays))))
     batches = np.array_split(chosen.astype(np.int64), max(1, -(-len(chosen) // batch_size)))
     width = config.n_particles
+    dense = [(*arrays.dense(index, width), index) for index in batches]  # <= norm_jets jets
     scale = config.p4_scale
     if scale is None:
-        sums = [energy_sum(*arrays.dense(index, width)) for index in batches]
+        sums = [energy_sum(p4, mask) for p4, mask, _ in dense]
         scale = sum(s for s, _ in sums) / max(sum(n for _, n in sums), 1)
     builder = NormalizationBuilder(config.n_labels, config.max_edges, config.max_hyperedges, scale)
     with ProgressBar(len(chosen), progress, "normalization") as advance:
-        for index in batches:
-            p4, mask = arrays.dense(index, width)
+        for p4, mask, index in dense:
             builder.add(p4, mask, torch.from_numpy(np.asarray(arrays.label[index], np.int64)))
             advance(len(index))
     return builder.result()

@@ -8,6 +8,7 @@ from pathlib import Path
 import awkward as ak
 
 from hepvae.data.schema import iterate_jets
+from hepvae.errors import HepvaeError
 from hepvae.graphs.arrays import JetArrays, compact
 from hepvae.graphs.config import GraphConfig
 from hepvae.graphs.splits import SPLITS, split_of
@@ -27,7 +28,9 @@ def read_splits(
     left = config.max_jets
     with ProgressBar(left, progress, "reading jets") as advance:
         for source, path in enumerate(paths):
+            n_read = 0
             for jets in iterate_jets(path, step_size=config.read_chunk):
+                n_read += len(jets)
                 if left is not None:
                     jets = jets[:left]
                     left -= len(jets)
@@ -46,6 +49,8 @@ def read_splits(
                 advance(len(jets))
                 if left == 0:
                     break
+            if n_read == 0:
+                raise HepvaeError(f"{path}: no jets (the tree Events is empty)")
             if left == 0:
                 break
     return {SPLITS[c]: JetArrays.concatenate(chunks[c]) for c in wanted}
