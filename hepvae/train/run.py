@@ -72,7 +72,9 @@ def train(
     try:
         if train_data is None:
             if info.main:
-                data_files(config, progress=config.train.progress)
+                files = data_files(config, progress=config.train.progress)
+                if config.data.cache is not None:  # written once, by the first process
+                    prepare_data(config, files)
             D.barrier(info)  # the default data set is simulated once, by the first process
             files = data_files(config, progress=False)
             train_data, val_data, norm = prepare_data(config, files)
