@@ -32,7 +32,7 @@ from hepvae.model.frames import azimuth, jet_momentum, pseudorapidity, pt_of, to
 LOG_FLOOR = 1e-6
 PT_FLOOR = 1e-6
 
-EDGE_FEATURES = ("eec", "log_dr", "log_kt", "log_z", "log_m2")
+EDGE_FEATURES = G.EDGE_FEATURES  # ("eec", "log_dr", "log_kt", "log_z", "log_m2")
 HYPEREDGE_FEATURES = ("log_e3c", "log_dr_max", "log_dr_mid", "log_dr_min", "log_m2")
 PARTICLE_FEATURES = ("log_pt", "eta", "phi", "log_pt_rel", "log_e_rel", "log_dr_axis")
 #: coordinates in which particle sets are compared (canonical frame)

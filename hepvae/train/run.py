@@ -74,10 +74,11 @@ def train(
             if info.main:
                 files = data_files(config, progress=config.train.progress)
                 if config.data.cache is not None:  # written once, by the first process
-                    prepare_data(config, files)
+                    load_splits(files, GraphConfig.from_train(config), (), config.train.progress)
             D.barrier(info)  # the default data set is simulated once, by the first process
             files = data_files(config, progress=False)
-            train_data, val_data, norm = prepare_data(config, files)
+            progress = info.main and config.train.progress and config.data.cache is None
+            train_data, val_data, norm = prepare_data(config, files, progress)
         else:
             norm = compute_normalization(
                 train_data.p4, train_data.mask, train_data.label, config.model
