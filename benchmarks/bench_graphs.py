@@ -34,8 +34,9 @@ from rich.table import Table
 
 from hepvae.data.schema import make_jets, write_jets
 from hepvae.graphs import GraphConfig, JetGraphDataset, make_loader
-from hepvae.graphs.dataset import compute_normalization, read_splits
 from hepvae.graphs.features import select_ranked
+from hepvae.graphs.normalization import compute_normalization
+from hepvae.graphs.reading import read_splits
 from hepvae.physics.p4 import constituents, sum_p4
 
 
@@ -59,8 +60,9 @@ def synthetic_jets(n_jets: int, n_particles: int, seed: int = 0) -> ak.Array:
 def training_step(p4_scale: float) -> Callable:
     """The default model's training step (forward, backward, optimizer) on one graph Batch.
 
-    The Batch's scaled four-momenta are padded to dense [B, N, 4] tensors in GeV, which is what
-    :class:`hepvae.model.HyperVAE` takes; the model's statistics come from the first batch.
+    The Batch's scaled (canonical-frame) four-momenta are padded to dense [B, N, 4] tensors in
+    GeV, which is what :class:`hepvae.model.HyperVAE` takes; the model's statistics come from
+    the first batch. (Training itself takes dense batches of the same arrays directly.)
     """
     from torch_geometric.utils import to_dense_batch
 

@@ -181,8 +181,8 @@ def test_export_cli_and_bad_inputs(checkpoint, onnx_file, tmp_path, capsys):
         assert "\n" not in str(info.value)
     sampler = Sampler(onnx_file)
     for kwargs, message in [
-        ({"n": 0}, "--n must be a positive integer"),
-        ({"n": 5, "temperature": 0.0}, "--temperature must be > 0"),
+        ({"n": 0}, "^n must be a positive integer"),
+        ({"n": 5, "temperature": 0.0}, "^temperature must be > 0"),
         ({"n": 5, "jet_type": "top"}, "unknown jet type"),
         ({"n": 5, "jet_type": "w"}, "not trained on jet type 'w'"),
     ]:

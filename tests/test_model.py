@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
 import torch
 
-from hepvae.model import LossConfig, ModelNormalization
+from hepvae.errors import HepvaeError
+from hepvae.model import LossConfig, Normalization
 from hepvae.model import losses as L
 from hepvae.model.multiplicity import sample_counts, slot_weights, straight_through
 from tests.model_helpers import dense_jets, small_model
@@ -117,10 +119,19 @@ def test_normalization_round_trips_through_json():
 
     model = small_model()
     norm = model.normalization
-    again = ModelNormalization.from_dict(json.loads(json.dumps(norm.to_dict())))
+    again = Normalization.from_dict(json.loads(json.dumps(norm.to_dict())))
     assert again == norm
-    with pytest.raises(ValueError, match="keys differ"):
-        ModelNormalization.from_dict({**norm.to_dict(), "extra": 1})
+    with pytest.raises(HepvaeError, match=r"^run/last.pt: normalization keys differ: \['extra'\]"):
+        Normalization.from_dict({**norm.to_dict(), "extra": 1}, where="run/last.pt")
+    bad = norm.to_dict()
+    bad["edge"] = {**bad["edge"], "std": [1.0, 0.0, 1.0, 1.0, 1.0]}
+    with pytest.raises(HepvaeError, match="^n.json: normalization: edge_std must be > 0"):
+        Normalization.from_dict(bad, where="n.json")
+    # the flat dict of checkpoints written before the format key
+    flat = {k: v for k, v in dataclasses.asdict(norm).items() if k != "n_jets"}
+    assert Normalization.from_dict(json.loads(json.dumps(flat))) == dataclasses.replace(
+        norm, n_jets=0
+    )
 
 
 def test_reconstruct_returns_gev_at_the_input_frame():

@@ -24,22 +24,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Read jet ROOT files, split them into train/val/test, compute normalization "
             "statistics on the training split, build every graph once and check it, and "
-            "print shapes, feature ranges and the statistics. With --cache the compact "
-            "arrays and statistics are written to (or read from) a folder."
+            "print shapes, feature ranges and the statistics: the features the model trains "
+            "on, with the settings of a training config. With --cache the compact arrays and "
+            "statistics are written to (or read from) a folder, which `hepvae train` reads "
+            "when its config sets data.cache to it."
         ),
     )
     p.add_argument("files", nargs="+", help="ROOT files in the hepvae schema")
     p.add_argument(
+        "--config",
+        default=None,
+        metavar="YAML",
+        help="training config whose model and data settings to use (default: the defaults)",
+    )
+    p.add_argument(
         "--particles",
         type=positive_int,
-        default=30,
-        help="leading constituents kept per jet (default 30)",
+        default=None,
+        help="leading constituents kept per jet (default: model.n_particles)",
     )
     p.add_argument(
         "--max-hyperedges",
         type=_non_negative_int,
-        default=256,
-        help="bound on 3-point hyperedges per jet, 0 for none (default 256)",
+        default=None,
+        help="bound on 3-point hyperedges per jet, 0 for none (default: model.max_hyperedges)",
     )
     p.add_argument(
         "--p4-scale",
@@ -47,9 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="four-momentum scale in GeV (default: from the training split)",
     )
-    p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    p.add_argument("--seed", type=int, default=None, help="split seed (default: data.split_seed)")
     p.add_argument(
-        "--cache", default=None, metavar="DIR", help="folder for the compact graph cache"
+        "--cache",
+        default=None,
+        metavar="DIR",
+        help="folder of the data cache (default: data.cache)",
     )
     p.add_argument(
         "--max-jets",
@@ -64,15 +75,19 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from hepvae.graphs.check import check_graphs, summary_tables
-    from hepvae.graphs.dataset import GraphConfig, JetGraphDataset
+    from hepvae.graphs.config import GraphConfig
+    from hepvae.graphs.dataset import JetGraphDataset
+    from hepvae.train.config import load_train_config
 
-    config = GraphConfig(
-        n_particles=args.particles,
-        max_hyperedges=args.max_hyperedges,
-        p4_scale=args.p4_scale,
-        seed=args.seed,
-        cache=args.cache,
-    )
+    flags = {
+        "n_particles": args.particles,
+        "max_hyperedges": args.max_hyperedges,
+        "p4_scale": args.p4_scale,
+        "seed": args.seed,
+        "cache": args.cache,
+    }
+    overrides = {key: value for key, value in flags.items() if value is not None}
+    config = GraphConfig.from_train(load_train_config(args.config), **overrides)
     console = Console()
     datasets = JetGraphDataset.splits(args.files, config, progress=console.is_terminal)
     summary = check_graphs(datasets, args.max_jets, progress=console.is_terminal)

@@ -1,4 +1,8 @@
-"""Build every graph of a data set once, check it, and summarize it (``hepvae graphs``)."""
+"""Build every graph of a data set once, check it, and summarize it (``hepvae graphs``).
+
+The statistics are those of the raw (unstandardized) features the model sees
+(:func:`hepvae.model.features.jet_inputs`), next to the training normalization.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,11 @@ import torch
 from rich.table import Table
 
 from hepvae.errors import HepvaeError
-from hepvae.graphs.build import raw_graphs
-from hepvae.graphs.dataset import SPLITS, JetGraphDataset, progress_bar
-from hepvae.graphs.features import EDGE_FEATURES, HYPEREDGE_FEATURES, JET_FEATURES, NODE_FEATURES
-from hepvae.graphs.normalization import RunningStats
-
-GROUPS = {
-    "node": NODE_FEATURES,
-    "edge": EDGE_FEATURES,
-    "hyperedge": HYPEREDGE_FEATURES,
-    "jet": JET_FEATURES,
-}
+from hepvae.graphs.dataset import JetGraphDataset
+from hepvae.graphs.splits import SPLITS
+from hepvae.model.features import jet_inputs
+from hepvae.model.normalization import GROUPS, RunningStats
+from hepvae.progress import ProgressBar
 
 
 @dataclasses.dataclass
@@ -49,31 +47,36 @@ def check_graphs(
     stats = {group: RunningStats(len(names)) for group, names in GROUPS.items()}
     summary = GraphSummary({}, {}, {}, {}, {}, 0, stats)
     total = sum(min(len(d), max_jets or len(d)) for d in datasets.values())
-    with progress_bar(progress, "building graphs", total=total) as advance:
+    with ProgressBar(total, "building graphs", progress, transient=True) as bar:
         for split, dataset in datasets.items():
             n = min(len(dataset), max_jets or len(dataset))
             summary.jets[split] = len(dataset)
             summary.checked[split] = n
             summary.nodes[split] = summary.edges[split] = summary.hyperedges[split] = 0
+            cfg = dataset.config
             for start in range(0, n, batch_size):
                 index = np.arange(start, min(start + batch_size, n))
+                p4, mask = dataset.arrays.dense(index, cfg.n_particles)
                 with torch.no_grad():
-                    raw = raw_graphs(*dataset.arrays.padded(index), dataset.config.max_hyperedges)
-                _check_batch(dataset, index, raw)
-                summary.max_hyperedges_seen = max(
-                    summary.max_hyperedges_seen, int(raw.n_hyperedges.max())
-                )
-                summary.nodes[split] += int(raw.counts.sum())
-                summary.edges[split] += int(raw.n_edges.sum())
-                summary.hyperedges[split] += int(raw.n_hyperedges.sum())
-                for group, values in (
-                    ("node", raw.x),
-                    ("edge", raw.edge),
-                    ("hyperedge", raw.hyperedge),
-                    ("jet", raw.jet),
-                ):
-                    stats[group].update(values)
-                advance(len(index))
+                    x = jet_inputs(p4 / dataset.norm.tensors()["p4_scale"], mask,
+                                   cfg.max_edges, cfg.max_hyperedges)  # fmt: skip
+                groups = {
+                    "particle": (x.particle, mask),
+                    "coord": (x.coords, mask),
+                    "edge": (x.edges, x.edge_mask),
+                    "hyper": (x.hyper, x.hmask),
+                    "jet": (x.targets.unsqueeze(1), torch.ones_like(mask[:, :1])),
+                }
+                for group, (values, valid) in groups.items():
+                    _check_finite(dataset, index, group, values, valid)
+                    stats[group].update(values[valid])
+                n_hyper = x.hmask.sum(1)
+                summary.max_hyperedges_seen = max(summary.max_hyperedges_seen,
+                                                  int(n_hyper.max()) if len(index) else 0)  # fmt: skip
+                summary.nodes[split] += int(mask.sum())
+                summary.edges[split] += int(x.edge_mask.sum())
+                summary.hyperedges[split] += int(n_hyper.sum())
+                bar.advance(len(index))
     bound = next(iter(datasets.values())).config.max_hyperedges
     if summary.max_hyperedges_seen > bound:
         raise HepvaeError(
@@ -82,21 +85,14 @@ def check_graphs(
     return summary
 
 
-def _check_batch(dataset: JetGraphDataset, index: np.ndarray, raw) -> None:
-    checks = (
-        ("node", raw.x, raw.batch),
-        ("edge", raw.edge, raw.batch[raw.edge_index[0]]),
-        ("hyperedge", raw.hyperedge, raw.batch[raw.hyperedge_index[0]]),
-        ("jet", raw.jet, torch.arange(len(index))),
-    )
-    for group, values, graph in checks:
-        bad = ~torch.isfinite(values)
-        if bad.any():
-            row, col = (int(v) for v in bad.nonzero()[0])
-            jet = int(index[int(graph[row])])
-            raise HepvaeError(
-                f"{dataset.describe(jet)}: non-finite {group} feature {GROUPS[group][col]}"
-            )
+def _check_finite(dataset, index: np.ndarray, group: str, values, valid) -> None:
+    """Raise naming the first jet of the batch with a non-finite real ``group`` feature."""
+    bad = ~torch.isfinite(values) & valid.unsqueeze(-1)
+    if bad.any():
+        jet, _, col = (int(v) for v in bad.nonzero()[0])
+        raise HepvaeError(
+            f"{dataset.describe(int(index[jet]))}: non-finite {group} feature {GROUPS[group][col]}"
+        )
 
 
 def summary_tables(datasets: dict[str, JetGraphDataset], summary: GraphSummary) -> list[Table]:
@@ -106,6 +102,7 @@ def summary_tables(datasets: dict[str, JetGraphDataset], summary: GraphSummary) 
     overview = Table(title="graph data set", show_header=False)
     overview.add_row("files", "\n".join(str(p) for p in first.sources))
     overview.add_row("particles per jet", f"<= {config.n_particles}")
+    overview.add_row("edges per jet", f"<= {config.max_edges}")
     overview.add_row(
         "hyperedges per jet", f"<= {config.max_hyperedges} (max seen {summary.max_hyperedges_seen})"
     )

@@ -1,11 +1,10 @@
-"""Per-jet graph features in torch: nodes, pair edges, triplet hyperedges and jet targets.
+"""Pair and triplet feature kernels and the edge and hyperedge selection rules, in torch.
 
 The public functions work on dense padded batches, ``p4`` of shape [B, N, 4] holding
 (E, px, py, pz) **in GeV** and a boolean ``mask`` [B, N] that is True for real particles.
-They are vectorized and differentiable, so the model can compute the features of decoded
-jets (multiply scaled four-momenta by ``Normalization.p4_scale`` first). Each feature is
-defined once, in a ``*_terms`` kernel on per-particle :class:`Kinematics` of any shape;
-the graph data set calls the same kernels on flat lists of its nodes, pairs and triplets.
+They are vectorized and differentiable; the model's features (:mod:`hepvae.model.features`,
+which the graph view shows) are built on them. Each feature is defined once, in a ``*_terms``
+kernel on per-particle :class:`Kinematics` of any shape.
 
 Conventions
 -----------
@@ -16,11 +15,10 @@ Conventions
   Non-physical (space-like) decoded vectors count as massless, so y is always defined.
   ``dR^2 = dy^2 + dphi^2`` with dphi wrapped to [-pi, pi).
 * Logarithms are clamped at fixed floors: dR at ``DR_FLOOR``, pair and triplet masses
-  squared at ``M2_FLOOR`` GeV^2, the jet mass at ``MASS_FLOOR`` GeV.
+  squared at ``M2_FLOOR`` GeV^2.
 * Masses: from (E, px, py, pz) the mass is ``sqrt(max(E^2 - p^2, 0))``, which in float32
   carries a rounding error of order 1e-3 E for massless particles; ln m^2 of nearly
-  collinear pairs is then imprecise. The data set avoids this by starting from the stored
-  (pT, eta, phi, mass) (:func:`coordinate_kinematics`); pass float64 for exact checks.
+  collinear pairs is then imprecise; pass float64 for exact checks.
 * ``pair_features`` returns the full symmetric N x N matrix. Its ``eec`` channel includes the
   diagonal pT_i^2 / pT_J^2, so that the sum over the matrix is (sum_i pT_i / pT_J)^2; the
   logarithmic channels are zero on the diagonal. Graph edges list each unordered pair once,
@@ -46,20 +44,16 @@ from torch import Tensor
 # per-particle kinematics come from the one kinematics layer (re-exported here)
 from hepvae.physics.kinematics import (  # noqa: F401
     Kinematics,
-    coordinate_kinematics,
     four_momenta,
     kinematics,
     wrap_angle,
 )
 
-NODE_FEATURES = ("log_pt_rel", "y_rel", "phi_rel", "log_dr")
 EDGE_FEATURES = ("eec", "log_dr", "log_kt", "log_z", "log_m2")
 HYPEREDGE_FEATURES = ("e3c", "log_dr_max", "log_dr_mid", "log_dr_min", "log_m2")
-JET_FEATURES = ("log_pt", "eta", "log_mass", "multiplicity")
 
 DR_FLOOR = 1e-4
 M2_FLOOR = 1e-8  # GeV^2
-MASS_FLOOR = 1e-3  # GeV
 
 
 # -- kernels: one definition per feature, any leading shape ---------------------------------
@@ -122,12 +116,6 @@ def triplet_terms(a: Kinematics, b: Kinematics, c: Kinematics, jet_pt: Tensor) -
     return torch.stack(
         [weight, longest, middle, shortest, torch.log(m2.clamp_min(M2_FLOOR))], dim=-1
     )
-
-
-def node_terms(part: Kinematics, jet: Kinematics) -> Tensor:
-    """NODE_FEATURES [..., 4] of particles relative to their jet axis (broadcastable)."""
-    dy, dphi, log_dr = _angles(part, jet)
-    return torch.stack([torch.log(part.pt / jet.pt), dy, dphi, log_dr], dim=-1)
 
 
 # -- dense padded batches ---------------------------------------------------------------------
@@ -198,29 +186,6 @@ def triplet_features(p4: Tensor, mask: Tensor, jet_pt: Tensor, triplets: Tensor)
         & (j != k)
     )
     return _zero_where(valid, feats)
-
-
-def node_features(p4: Tensor, mask: Tensor, jet_p4: Tensor) -> Tensor:
-    """NODE_FEATURES [B, N, 4] of each particle relative to its jet axis ``jet_p4`` [B, 4].
-
-    ln(pT_i / pT_J), y_i - y_J, phi_i - phi_J wrapped to [-pi, pi), ln dR(i, J); all
-    invariant under azimuthal rotations and longitudinal boosts. Padded rows are zero.
-    """
-    jet = Kinematics(*(t.unsqueeze(1) for t in kinematics(jet_p4)))
-    return _zero_where(mask, node_terms(kinematics(p4, mask), jet))
-
-
-def jet_features(pt: Tensor, eta: Tensor, mass: Tensor, multiplicity: Tensor) -> Tensor:
-    """JET_FEATURES [..., 4]: ln pT [GeV], eta, ln max(mass, MASS_FLOOR) [GeV], multiplicity."""
-    return torch.stack(
-        [
-            torch.log(pt),
-            eta,
-            torch.log(mass.clamp_min(MASS_FLOOR)),
-            multiplicity.to(pt.dtype),
-        ],
-        dim=-1,
-    )
 
 
 # -- graph structure --------------------------------------------------------------------------

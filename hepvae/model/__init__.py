@@ -57,9 +57,12 @@ The latent is a function of the jet in its canonical frame only. Hence:
 """
 
 from hepvae.model.config import LossConfig, ModelConfig, NetConfig
-from hepvae.model.normalization import ModelNormalization, compute_normalization
+from hepvae.model.normalization import Normalization, compute_normalization
 from hepvae.model.sampler import JetSampler
 from hepvae.model.vae import HyperVAE
+
+#: the former name of :class:`Normalization` (the same class)
+ModelNormalization = Normalization
 
 __all__ = [
     "HyperVAE",
@@ -68,5 +71,6 @@ __all__ = [
     "ModelConfig",
     "ModelNormalization",
     "NetConfig",
+    "Normalization",
     "compute_normalization",
 ]

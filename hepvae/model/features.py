@@ -2,30 +2,98 @@
 
 All functions take four-momenta ``p4`` [B, N, 4] (E, px, py, pz in any one unit) with a boolean
 ``mask`` [B, N] and return zeros in padded entries. Logarithms of small quantities are clamped at
-``LOG_FLOOR``. Angles use the pseudorapidity, which equals the rapidity of the massless
-constituents the model works with, so pair and triplet features are unchanged by rotations
-about and boosts along the beam axis.
+``LOG_FLOOR``.
 
-The pair and triplet features follow the graph stage's contract (``EDGE_FEATURES`` and
-``HYPEREDGE_FEATURES``) so that edge and hyperedge losses of decoded jets compare like with like.
+These are the only definitions of the features the model sees, and the graph stage
+(``hepvae graphs``, :mod:`hepvae.graphs.build`) shows exactly them: :func:`jet_inputs` turns
+dense jets into every (unnormalized) feature, and both :meth:`hepvae.model.HyperVAE.prepare`
+and the PyG view call it.
+
+Angle convention: constituents are described by their pseudorapidity eta (the schema's
+``Part_eta``, JetNet's eta_rel). The pair and triplet kernels of
+:mod:`hepvae.graphs.features` compute the rapidity y of each four-momentum; for massless
+constituents (decoded jets, JetNet) y = eta exactly, and for hadron masses at the pT of jet
+constituents the difference is far below the resolution of the features. Jets themselves are
+massive: they are moved to and from the canonical frame by their rapidity (a boost), so all
+features are unchanged by rotations about and boosts along the beam axis.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 
 from hepvae.graphs import features as G
 from hepvae.graphs.features import upper_pairs
-from hepvae.physics.kinematics import azimuth, pseudorapidity, pt_of
+from hepvae.physics.kinematics import azimuth, jet_momentum, pseudorapidity, pt_of, to_canonical
 
 LOG_FLOOR = 1e-6
 PT_FLOOR = 1e-6
 
-EDGE_FEATURES = ("eec", "log_dr", "log_kt", "log_z", "log_m2")
+EDGE_FEATURES = G.EDGE_FEATURES  # ("eec", "log_dr", "log_kt", "log_z", "log_m2")
 HYPEREDGE_FEATURES = ("log_e3c", "log_dr_max", "log_dr_mid", "log_dr_min", "log_m2")
 PARTICLE_FEATURES = ("log_pt", "eta", "phi", "log_pt_rel", "log_e_rel", "log_dr_axis")
 #: coordinates in which particle sets are compared (canonical frame)
 LOSS_COORDINATES = ("eta", "phi", "log_pt")
+#: jet regression targets (of the constituents' sum, in units of the four-momentum scale)
+JET_TARGETS = ("log_pt", "log_mass")
+
+
+class JetInputs(NamedTuple):
+    """Every feature of a batch of dense jets, before standardization (model units).
+
+    ``p4c`` [B, N, 4] constituents in the canonical frame; ``jet`` [B, 4] the constituents'
+    sum in the lab frame, ``jet_c`` [B, 4] in the canonical frame; ``particle`` [B, N, 6]
+    (PARTICLE_FEATURES) and ``coords`` [B, N, 3] (LOSS_COORDINATES); ``pairs`` [B, E, 2] the
+    selected pair edges with ``edge_mask`` [B, E] and ``edges`` [B, E, 5] (EDGE_FEATURES);
+    ``triplets`` [B, H, 3] with ``hmask`` [B, H] and ``hyper`` [B, H, 5]
+    (HYPEREDGE_FEATURES); ``targets`` [B, 2] (JET_TARGETS). Padded entries are zero.
+    """
+
+    p4c: torch.Tensor
+    jet: torch.Tensor
+    jet_c: torch.Tensor
+    particle: torch.Tensor
+    coords: torch.Tensor
+    pairs: torch.Tensor
+    edge_mask: torch.Tensor
+    edges: torch.Tensor
+    triplets: torch.Tensor
+    hmask: torch.Tensor
+    hyper: torch.Tensor
+    targets: torch.Tensor
+
+
+def jet_inputs(
+    p4: torch.Tensor, mask: torch.Tensor, max_edges: int, max_hyperedges: int
+) -> JetInputs:
+    """:class:`JetInputs` of lab-frame constituents ``p4`` [B, N, 4] already divided by the
+    four-momentum scale, with ``mask`` [B, N] bool and the edge and hyperedge bounds of the
+    model config."""
+    p4 = p4 * mask.unsqueeze(-1).to(p4.dtype)
+    jet = jet_momentum(p4, mask)
+    p4c = to_canonical(p4, jet)
+    jet_c = jet_momentum(p4c, mask)
+    jet_pt = pt_of(jet_c, PT_FLOOR)
+    pairs, edge_mask = select_edges(p4c, mask, jet_pt, max_edges)
+    edges = pair_features_at(p4c, jet_pt, pairs[..., 0], pairs[..., 1])
+    triplets, hmask = select_triplets(p4c, mask, jet_pt, max_hyperedges)
+    real = mask.unsqueeze(-1).to(p4.dtype)
+    return JetInputs(
+        p4c, jet, jet_c, particle_features(p4c, mask, jet_c), loss_coordinates(p4c) * real,
+        pairs, edge_mask, edges * edge_mask.unsqueeze(-1),
+        triplets, hmask, triplet_features(p4c, mask, jet_pt, triplets),
+        jet_targets(jet_c),
+    )  # fmt: skip
+
+
+def jet_targets(jet_c: torch.Tensor) -> torch.Tensor:
+    """JET_TARGETS [B, 2] (log pT, log mass) of jets [B, 4] (units of the four-momentum scale)."""
+    m2 = jet_c[:, 0] ** 2 - (jet_c[:, 1:] ** 2).sum(-1)
+    return torch.stack(
+        [torch.log(pt_of(jet_c, PT_FLOOR)), 0.5 * torch.log(m2.clamp_min(LOG_FLOOR**2))], -1
+    )
 
 
 def _log(x: torch.Tensor) -> torch.Tensor:

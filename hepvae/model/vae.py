@@ -21,15 +21,13 @@ from hepvae.model.multiplicity import (
     slot_weights,
     straight_through,
 )
-from hepvae.model.normalization import ModelNormalization, jet_targets
+from hepvae.model.normalization import Normalization, model_inputs
 from hepvae.model.prior import fit_mixture, standard_prior
 from hepvae.physics.kinematics import (
     azimuth,
     from_canonical,
-    jet_momentum,
     pt_of,
     rapidity,
-    to_canonical,
 )
 
 
@@ -71,7 +69,7 @@ class HyperVAE(nn.Module):
     def __init__(
         self,
         config: ModelConfig,
-        normalization: ModelNormalization,
+        normalization: Normalization,
         loss: LossConfig | None = None,
     ) -> None:
         super().__init__()
@@ -108,25 +106,17 @@ class HyperVAE(nn.Module):
         return self._standardize(F.pair_features_at(p4c, jet_pt, first, second), "edge")
 
     def prepare(self, p4: torch.Tensor, mask: torch.Tensor, label: torch.Tensor) -> Prepared:
-        """Lab-frame constituents p4 [B, N, 4] in GeV, mask [B, N], label [B] -> model inputs."""
+        """Lab-frame constituents p4 [B, N, 4] in GeV, mask [B, N], label [B] -> model inputs
+        (the features of :func:`hepvae.model.features.jet_inputs`, standardized)."""
         n = self.config.n_particles
         if p4.shape[1] != n:
             raise ValueError(f"expected {n} particle slots, got {p4.shape[1]}")
-        mask = mask.bool()
-        p4 = p4 / self.p4_scale * mask.unsqueeze(-1).to(p4.dtype)
-        jet = jet_momentum(p4, mask)
-        p4c = to_canonical(p4, jet)
-        jet_c = jet_momentum(p4c, mask)
-        particle = self._standardize(F.particle_features(p4c, mask, jet_c), "particle")
-        jet_pt = pt_of(jet_c, F.PT_FLOOR)
-        pairs, edge_mask = F.select_edges(p4c, mask, jet_pt, self.config.max_edges)
-        edges = self.edge_inputs(p4c, jet_pt, pairs[..., 0], pairs[..., 1])
-        triplets, hmask = F.select_triplets(p4c, mask, jet_pt, self.config.max_hyperedges)
-        hyper = self._standardize(F.triplet_features(p4c, mask, jet_pt, triplets), "hyper")
+        stats = dict(self.named_buffers(recurse=False))
+        cfg = self.config
+        x, particle, edges, hyper = model_inputs(p4, mask, stats, cfg.max_edges, cfg.max_hyperedges)
         return Prepared(
-            mask, label, p4c, jet, jet_c, particle * mask.unsqueeze(-1), pairs, edge_mask,
-            edges * edge_mask.unsqueeze(-1), triplets, hmask,
-            hyper * hmask.unsqueeze(-1),
+            mask.bool(), label, x.p4c, x.jet, x.jet_c, particle, x.pairs, x.edge_mask, edges,
+            x.triplets, x.hmask, hyper,
         )  # fmt: skip
 
     # --- encoder / decoder --------------------------------------------------------------
@@ -210,8 +200,8 @@ class HyperVAE(nn.Module):
             pred_h = F.triplet_features(out.p4c, pmask, pred_pt, mapped)
             pred_h = self._standardize(pred_h, "hyper")
             parts["hyperedge"] = L.feature_loss(pred_h, x.hyper_feats, x.hmask).mean()
-        target = self._standardize(jet_targets(x.jet_c), "jet")
-        pred = self._standardize(jet_targets(pred_jet), "jet")
+        target = self._standardize(F.jet_targets(x.jet_c), "jet")
+        pred = self._standardize(F.jet_targets(pred_jet), "jet")
         frame = torch.stack([rapidity(pred_jet), azimuth(pred_jet)], -1) / self.coord_std[:2]
         parts["jet"] = ((pred - target) ** 2).sum(-1).mean() + (frame**2).sum(-1).mean()
         parts["jet_head"] = ((out.jet_head - target) ** 2).sum(-1).mean()

@@ -152,11 +152,11 @@ class Checkpoint:
 
     def build_model(self, device: str | torch.device = "cpu"):
         """(model in eval mode on ``device``, typed config), rebuilt from this checkpoint."""
-        from hepvae.model import HyperVAE, ModelNormalization
+        from hepvae.model import HyperVAE, Normalization
 
         config = self.training_config()
         try:
-            norm = ModelNormalization.from_dict(self.normalization)
+            norm = Normalization.from_dict(self.normalization, where=f"{self.where}: normalization")
             model = HyperVAE(config.model, norm, config.loss)
             model.load_state_dict(self.model)
         except (KeyError, ValueError, RuntimeError) as exc:

@@ -27,14 +27,21 @@ class DataConfig:
     default_jets_per_type: int = 8000
     default_seed: int = 0
     max_jets: int | None = None
+    #: validation and test shares of the hash split (hepvae.graphs.splits); the rest trains
     val_fraction: float = 0.1
+    test_fraction: float = 0.0
     split_seed: int = 0
+    #: folder of the data cache (compact arrays, splits, normalization), as written by
+    #: ``hepvae graphs --cache``; None reads the files each time
+    cache: str | None = None
     #: jets per batch and process (the global batch is this times processes times accumulation)
     batch_size: int = 128
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError("val_fraction must be in [0, 1)")
+        if not 0.0 <= self.test_fraction < 1.0 - self.val_fraction:
+            raise ValueError("test_fraction must be >= 0 and leave jets for training")
         if self.batch_size <= 0 or self.default_jets_per_type <= 0:
             raise ValueError("batch_size and default_jets_per_type must be > 0")
 

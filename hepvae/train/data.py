@@ -1,84 +1,73 @@
-"""Jets for training as dense padded tensors, deterministic splits and per-epoch batches.
+"""Jets for training as dense padded tensors, and per-epoch batches.
 
-Constituents are the leading ``n_particles`` by pT, as four-momenta (E, px, py, pz) in GeV in
-the lab frame. Batching is deterministic: epoch ``e`` shuffles with seed ``seed + e`` and, with
-several processes, each takes every ``world``-th jet of the (padded) permutation, as
+The dense view of the data layer (:mod:`hepvae.graphs`): jets are read into compact arrays,
+split by a hash of their identity (train and val of :func:`hepvae.graphs.splits.split_of`),
+optionally cached, and made dense here. Constituents are the leading ``n_particles`` by pT,
+as four-momenta (E, px, py, pz) in GeV in the lab frame; each jet also carries the file's full
+jet (pT, eta, phi, mass) and its multiplicity before truncation. The model turns these into
+features with :func:`hepvae.model.normalization.model_inputs`, as the graph view does.
+
+Batching is deterministic: epoch ``e`` shuffles with seed ``seed + e`` and, with several
+processes, each takes every ``world``-th jet of the (padded) permutation, as
 ``DistributedSampler`` does. A run can therefore resume in the middle of an epoch.
 """
 
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import awkward as ak
 import numpy as np
 import torch
 
-from hepvae.errors import HepvaeError
+from hepvae.graphs.arrays import JetArrays, compact
 
 
 @dataclass
 class JetTensors:
-    """p4 [J, N, 4] float32 GeV, mask [J, N] bool, label [J] int64."""
+    """p4 [J, N, 4] float32 GeV, mask [J, N] bool, label [J] int64; optionally ``jet`` [J, 4]
+    float32 (the full jet's pT GeV, eta, phi, mass GeV) and ``nparticles`` [J] int64
+    (multiplicity before truncation)."""
 
     p4: torch.Tensor
     mask: torch.Tensor
     label: torch.Tensor
+    jet: torch.Tensor | None = None
+    nparticles: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.label)
 
     def subset(self, index: torch.Tensor) -> JetTensors:
-        return JetTensors(self.p4[index], self.mask[index], self.label[index])
+        extra = (None if t is None else t[index] for t in (self.jet, self.nparticles))
+        return JetTensors(self.p4[index], self.mask[index], self.label[index], *extra)
+
+    @classmethod
+    def from_arrays(cls, arrays: JetArrays, n_particles: int, chunk: int = 65536) -> JetTensors:
+        """Dense tensors of all jets of compact ``arrays`` (in chunks of ``chunk`` jets)."""
+        parts = [arrays.dense(i, n_particles) for i in _chunks(len(arrays), chunk)]
+        p4 = torch.cat([p for p, _ in parts]) if parts else torch.zeros(0, n_particles, 4)
+        mask = (
+            torch.cat([m for _, m in parts]) if parts else torch.zeros(0, n_particles, dtype=bool)
+        )
+        return cls(
+            p4,
+            mask,
+            torch.from_numpy(np.asarray(arrays.label, dtype=np.int64)),
+            torch.from_numpy(np.array(arrays.jets, dtype=np.float32)),
+            torch.from_numpy(np.asarray(arrays.nparticles, dtype=np.int64)),
+        )
+
+
+def _chunks(n: int, size: int) -> list[np.ndarray]:
+    return [np.arange(start, min(start + size, n)) for start in range(0, n, size)]
 
 
 def jets_to_tensors(jets: ak.Array, n_particles: int) -> JetTensors:
     """Dense tensors from a jet array of the hepvae schema (leading constituents by pT)."""
-    from hepvae.physics.p4 import constituents
-
-    part = jets.Part
-    part = part[ak.argsort(part.pt, axis=1, ascending=False)][:, :n_particles]
-    vec = constituents(part.pt, part.eta, part.phi, part.mass)
-
-    def pad(values) -> np.ndarray:
-        padded = ak.fill_none(ak.pad_none(values, n_particles, axis=1, clip=True), 0.0)
-        return ak.to_numpy(padded).astype(np.float64)
-
-    p4 = np.stack([pad(vec.E), pad(vec.px), pad(vec.py), pad(vec.pz)], axis=-1)
-    counts = ak.to_numpy(ak.num(part, axis=1))
-    mask = np.arange(n_particles)[None, :] < counts[:, None]
-    return JetTensors(
-        torch.from_numpy(p4.astype(np.float32)),
-        torch.from_numpy(mask),
-        torch.from_numpy(ak.to_numpy(jets.Jet.label).astype(np.int64)),
-    )
-
-
-def load_jets(paths: Sequence[str | os.PathLike], n_particles: int, max_jets=None) -> JetTensors:
-    """Read schema files into dense tensors; jets without constituents are dropped."""
-    from hepvae.data.schema import read_jets
-
-    for path in paths:
-        if not Path(path).is_file():
-            raise HepvaeError(f"{path}: no such data file")
-    data = jets_to_tensors(read_jets([str(p) for p in paths], max_jets=max_jets), n_particles)
-    keep = data.mask.any(1)
-    if not bool(keep.any()):
-        raise HepvaeError(f"{', '.join(map(str, paths))}: no jets with constituents")
-    return data.subset(torch.nonzero(keep).squeeze(1))
-
-
-def split(data: JetTensors, val_fraction: float, seed: int) -> tuple[JetTensors, JetTensors]:
-    """Deterministic disjoint (train, validation) split."""
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
-    n_val = int(round(val_fraction * len(data)))
-    if len(data) - n_val <= 0:
-        raise HepvaeError(f"too few jets ({len(data)}) for a validation fraction {val_fraction}")
-    return data.subset(order[n_val:]), data.subset(order[:n_val])
+    return JetTensors.from_arrays(compact(jets, n_particles), n_particles)
 
 
 def epoch_indices(n: int, epoch: int, seed: int, rank: int = 0, world: int = 1) -> torch.Tensor:

@@ -14,7 +14,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from hepvae.device import DTYPES, choose_precision, resolve_device
 from hepvae.errors import HepvaeError
-from hepvae.model import HyperVAE, ModelNormalization
+from hepvae.model import HyperVAE, Normalization
 from hepvae.model.losses import kl_weight
 from hepvae.train import distributed as D
 from hepvae.train.checkpoint import Checkpoint, rng_state, set_rng_state
@@ -53,7 +53,7 @@ class Trainer:
         config: Config,
         train: JetTensors,
         val: JetTensors | None,
-        normalization: ModelNormalization,
+        normalization: Normalization,
         save_dir: str | Path,
         log_dir: str | Path | None = None,
         resume: Checkpoint | None = None,

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from hepvae.device import resolve_device
 from hepvae.errors import HepvaeError
-from hepvae.model import ModelNormalization, compute_normalization
+from hepvae.graphs.cache import load_splits
+from hepvae.graphs.config import GraphConfig
+from hepvae.model import Normalization, compute_normalization
 from hepvae.train import distributed as D
 from hepvae.train.checkpoint import Checkpoint
 from hepvae.train.config import Config
-from hepvae.train.data import JetTensors, load_jets, split
+from hepvae.train.data import JetTensors
 from hepvae.train.default_data import default_data_files
 from hepvae.train.loop import Trainer, TrainResult
 
@@ -34,13 +36,24 @@ def data_files(config: Config, progress: bool = True) -> list[Path]:
     )
 
 
-def prepare_data(config: Config, files: list[Path]) -> tuple[JetTensors, JetTensors]:
-    data = load_jets(files, config.model.n_particles, config.data.max_jets)
-    if int(data.label.max()) >= config.model.n_labels:
+def prepare_data(
+    config: Config, files: list[Path], progress: bool = False
+) -> tuple[JetTensors, JetTensors, Normalization]:
+    """Training and validation jets of the hash split, and the training normalization,
+    from the data layer (read from ``data.cache`` when it holds these files and settings)."""
+    _, arrays, norm = load_splits(
+        files, GraphConfig.from_train(config), ("train", "val"), progress=progress
+    )
+    train, val = (
+        JetTensors.from_arrays(arrays[s], config.model.n_particles) for s in ("train", "val")
+    )
+    if norm is None:
+        raise HepvaeError(f"{', '.join(map(str, files))}: no jets in the training split")
+    if int(train.label.max()) >= config.model.n_labels:
         raise HepvaeError(
-            f"data has label {int(data.label.max())} but model.n_labels = {config.model.n_labels}"
+            f"data has label {int(train.label.max())} but model.n_labels = {config.model.n_labels}"
         )
-    return split(data, config.data.val_fraction, config.data.split_seed)
+    return train, val, norm
 
 
 def run_folder(save_dir: str | os.PathLike | None, resume: Checkpoint | None) -> Path:
@@ -78,13 +91,19 @@ def train(
     try:
         if train_data is None:
             if info.main:
-                data_files(config, progress=config.train.progress)
+                files = data_files(config, progress=config.train.progress)
+                if config.data.cache is not None:  # written once, by the first process
+                    load_splits(files, GraphConfig.from_train(config), (), config.train.progress)
             D.barrier(info)  # the default data set is simulated once, by the first process
             files = data_files(config, progress=False)
-            train_data, val_data = prepare_data(config, files)
-        if resume is not None:
-            norm = ModelNormalization.from_dict(resume.normalization)
+            progress = info.main and config.train.progress and config.data.cache is None
+            train_data, val_data, norm = prepare_data(config, files, progress)
         else:
+            norm = None
+        if resume is not None:
+            where = str(resume.path) if resume.path is not None else "checkpoint"
+            norm = Normalization.from_dict(resume.normalization, where=where)
+        elif norm is None:
             norm = compute_normalization(
                 train_data.p4, train_data.mask, train_data.label, config.model
             )
