@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--metrics", default="w1m,w1p,fpd", help="comma-separated")
     p.add_argument("--temperatures", default="1", help="prior temperatures, comma-separated")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jet-axis", choices=JET_AXES, default="constituents",
+    p.add_argument("--jet-axis", choices=JET_AXES, default="stored",
                    help="JetNet coordinates relative to (see hepvae evaluate --jet-axis)")  # fmt: skip
     p.add_argument("--workdir", type=Path, default=Path("outputs/ablation"))
     p.add_argument("--note", default="", help="a paragraph written above the table")

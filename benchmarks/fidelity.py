@@ -1,6 +1,7 @@
 """Fidelity benchmark: the single source of the README's results table.
 
     python benchmarks/fidelity.py --scale full            # pixi run fidelity
+    python benchmarks/fidelity.py --scale budget          # equal budget: 40k tops, 60 min CPU
     python benchmarks/fidelity.py --scale small --max-train-minutes 8
 
 Steps, each resumable (its outputs are written atomically, and the step is skipped when they
@@ -12,13 +13,20 @@ exist and the settings recorded in ``WORKDIR/state.json`` match):
    sets are disjoint;
 2. train one conditional model for the three classes with ``--config`` (an interrupted run
    continues from its ``last.pt``);
-3. generate jets per class from the best checkpoint and evaluate them against the held-out
+3. generate jets per class from the best checkpoint, time the torch sampling of
+   ``SAMPLING_JETS`` jets (µs/jet, printed next to the fidelity), and evaluate them against the held-out
    set with :func:`hepvae.evaluate.evaluate` (JetNet metrics and substructure W1s), whose
    truth-vs-truth baseline compares two disjoint halves of the held-out jets (so each sample
    holds half the test jets);
 4. draw a summary figure per class, generated vs held-out jets (``docs/fidelity_<class>.png``:
    jet mass, τ21, τ32, D2, EEC, multiplicity, pT_rel, with ratio panels);
 5. write the table as markdown and JSON (``docs/results.md``, ``docs/results.json``).
+
+The ``budget`` scale is the equal-budget comparison: top jets only, 40,000 for training
+(validation split included) and a disjoint 12,000 held out, the config's model trained on the
+CPU for 60 minutes (the time limit ends training, not the epoch count), 12,000 generated.
+Its work folder, table and figures carry the suffix ``_budget`` (``docs/results_budget.md``),
+so that it sits beside the full-size run.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,13 +55,47 @@ TRAIN_SEED = 1
 TEST_SEED = 2
 GENERATE_SEED = 0
 EVALUATE_SEED = 0
-#: jets per class: training (with validation split), held-out test, generated
+#: jets timed for the sampling speed (µs/jet)
+SAMPLING_JETS = 1_000
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A preset run: jets per class for training (validation split included), held out and
+    generated; the classes; optional training overrides (time limit in minutes, epochs,
+    device); the suffix of its work folder, table and figures (``results<suffix>.md``)."""
+
+    train: int
+    test: int
+    generated: int
+    jet_types: tuple[str, ...] = JET_TYPES
+    train_minutes: float | None = None
+    epochs: int | None = None
+    device: str | None = None
+    suffix: str = ""
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        return self.train, self.test, self.generated
+
+
 SCALES = {
-    "full": (100_000, 50_000, 50_000),
-    "small": (3_000, 2_000, 1_000),
-    "tiny": (150, 240, 120),
+    "full": Scale(100_000, 50_000, 50_000),
+    # equal budget: tops only, 60 minutes on the CPU; epochs high so that the time limit ends it
+    "budget": Scale(
+        40_000,
+        12_000,
+        12_000,
+        jet_types=("t",),
+        train_minutes=60.0,
+        epochs=100_000,
+        device="cpu",
+        suffix="_budget",
+    ),  # fmt: skip
+    "small": Scale(3_000, 2_000, 1_000),
+    "tiny": Scale(150, 240, 120),
 }
-FULL = SCALES["full"]
+FULL = SCALES["full"].sizes
 #: how the table describes ``--jet-axis``
 AXIS_TEXT = {
     "constituents": "JetNet coordinates of the leading 30 constituents relative to their own "
@@ -120,11 +163,13 @@ class State:
 
 
 # --- steps ------------------------------------------------------------------------------
-def simulate(state: State, data_dir: Path, split: str, n: int, seed: int) -> list[Path]:
+def simulate(
+    state: State, data_dir: Path, split: str, n: int, seed: int, jet_types: tuple[str, ...]
+) -> list[Path]:
     from hepvae.data.simulate import simulate_to_file
 
     paths = []
-    for jet_type in JET_TYPES:
+    for jet_type in jet_types:
         path = data_dir / f"{split}_{jet_type}.root"
         settings = {"jet_type": jet_type, "n_jets": n, "n_particles": N_PARTICLES, "seed": seed}
         state.run(
@@ -137,14 +182,21 @@ def simulate(state: State, data_dir: Path, split: str, n: int, seed: int) -> lis
     return paths
 
 
-def train_config(path: Path, files: list[Path], max_minutes: float | None):
+def train_config(path: Path, files: list[Path], scale: Scale, max_minutes: float | None):
+    """The config at ``path`` for these training files, with the scale's overrides;
+    ``max_minutes`` (``--max-train-minutes``) takes precedence over the scale's time limit."""
     from hepvae.train.config import load_train_config
 
     config = load_train_config(path)
     config.data.files = [str(p) for p in files]
-    config.data.default_jet_types = list(JET_TYPES)
-    if max_minutes is not None:
-        config.train.time_limit_minutes = max_minutes
+    config.data.default_jet_types = list(scale.jet_types)
+    minutes = max_minutes if max_minutes is not None else scale.train_minutes
+    if minutes is not None:
+        config.train.time_limit_minutes = minutes
+    if scale.epochs is not None:
+        config.train.epochs = scale.epochs
+    if scale.device is not None:
+        config.train.device = scale.device
     return config
 
 
@@ -201,15 +253,22 @@ def train(state: State, run_dir: Path, config, upstream: str) -> Path:
 
 
 def generate(
-    state: State, checkpoint: Path, out_dir: Path, n: int, device: str, upstream: str
+    state: State,
+    checkpoint: Path,
+    out_dir: Path,
+    n: int,
+    device: str,
+    upstream: str,
+    jet_types: tuple[str, ...],
 ) -> list[Path]:
-    """``n`` jets of each class, one file per class (seed ``GENERATE_SEED`` + class index)."""
+    """``n`` jets of each class, one file per class (seed ``GENERATE_SEED`` + the class's
+    index in ``JET_TYPES``, whichever classes a scale has)."""
     from hepvae.generate import generate as run_generation
 
     paths = []
-    for i, jet_type in enumerate(JET_TYPES):
+    for jet_type in jet_types:
         path = out_dir / f"generated_{jet_type}.root"
-        seed = GENERATE_SEED + i
+        seed = GENERATE_SEED + JET_TYPES.index(jet_type)
         settings = {"n": n, "seed": seed, "checkpoint": str(checkpoint), "train": upstream}
         state.run(
             f"generate {jet_type}",
@@ -219,6 +278,36 @@ def generate(
         )
         paths.append(path)
     return paths
+
+
+def sampling_speed(
+    state: State, checkpoint: Path, jet_type: str, device: str, upstream: str
+) -> dict:
+    """Wall time of sampling ``SAMPLING_JETS`` jets in torch (``HyperVAE.sample``, one batch,
+    after a warm-up), best of three: ``{"us_per_jet", "n", "jet_type", "device", "threads"}``."""
+    import torch
+
+    from hepvae.data.schema import label_of
+    from hepvae.generate import load_generator
+
+    def work() -> dict:
+        vae = load_generator(checkpoint, device).vae
+        label = label_of(jet_type)
+        vae.sample(64, label)  # warm-up
+        times = []
+        for _ in range(3):
+            tick = time.perf_counter()
+            vae.sample(SAMPLING_JETS, label)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - tick)
+        us = 1e6 * min(times) / SAMPLING_JETS
+        log(f"sampling: {us:.0f} µs/jet ({SAMPLING_JETS} {jet_type} jets, torch, {device})")
+        return {"us_per_jet": round(us, 1), "n": SAMPLING_JETS, "jet_type": jet_type,
+                "device": device, "threads": torch.get_num_threads()}  # fmt: skip
+
+    settings = {"checkpoint": str(checkpoint), "train": upstream, "device": device}
+    return state.run("sampling speed", settings, [], work)
 
 
 def evaluate(
@@ -247,12 +336,17 @@ def evaluate(
     return json.loads(out.read_text())
 
 
+def figure_names(scale: Scale) -> list[str]:
+    """``fidelity<suffix>_<class>.png`` for each class of the scale."""
+    return [f"fidelity{scale.suffix}_{jet_type}.png" for jet_type in scale.jet_types]
+
+
 def figures(
     state: State, test: list[Path], generated: list[Path], out_dir: Path, upstream: str,
-    jet_axis: str,
+    jet_axis: str, scale: Scale,
 ) -> list[Path]:  # fmt: skip
-    """``out_dir/fidelity_<class>.png``: generated vs held-out jets of each class."""
-    paths = [out_dir / f"fidelity_{jet_type}.png" for jet_type in JET_TYPES]
+    """``out_dir/fidelity<suffix>_<class>.png``: generated vs held-out jets of each class."""
+    paths = [out_dir / name for name in figure_names(scale)]
 
     def work() -> None:
         from hepvae.analysis.histograms import SPEC_BY_NAME, book, fill
@@ -321,7 +415,10 @@ def goal(entry: dict) -> bool:
 
 
 def results(metrics: dict, state: State, args, sizes: tuple[int, int, int]) -> dict:
+    scale = SCALES[args.scale]
     train_entry = state.steps["train"]
+    train_settings = train_entry["settings"]["config"]["train"]
+    speed = state.steps["sampling speed"]
     rows = []
     for jet_type, block in metrics["jet_types"].items():
         for name, entry in block["metrics"].items():
@@ -332,7 +429,7 @@ def results(metrics: dict, state: State, args, sizes: tuple[int, int, int]) -> d
                          "goal": goal(entry)})  # fmt: skip
     return {
         "command": args.command,
-        "scale": args.scale if sizes == SCALES.get(args.scale) else "custom",
+        "scale": args.scale if sizes == scale.sizes else "custom",
         "full_scale": sizes == FULL,
         "note": args.note,
         "jet_axis": args.jet_axis,
@@ -351,12 +448,15 @@ def results(metrics: dict, state: State, args, sizes: tuple[int, int, int]) -> d
         "seeds": {"train": TRAIN_SEED, "test": TEST_SEED, "generate": GENERATE_SEED,
                   "evaluate": EVALUATE_SEED},  # fmt: skip
         "training": {k: train_entry.get(k) for k in
-                     ("seconds", "steps", "epochs", "jets_per_second", "best_val", "resumed")},
+                     ("seconds", "steps", "epochs", "jets_per_second", "best_val", "resumed",
+)},
+        "time_limit_minutes": train_settings.get("time_limit_minutes"),
+        "sampling": {k: speed.get(k) for k in ("us_per_jet", "n", "jet_type", "device", "threads")},
         "step_seconds": {
             name: state.steps[name].get("seconds") for name in state.used if name != "table"
         },
         "method": metrics["method"],
-        "figures": [f"fidelity_{t}.png" for t in metrics["jet_types"]],
+        "figures": figure_names(scale),
         "rows": rows,
     }  # fmt: skip
 
@@ -367,7 +467,15 @@ def markdown(res: dict) -> str:
 
     sizes, hw, tr = res["sizes"], res["hardware"], res["training"]
     lines = ["# Fidelity results", ""]
-    if not res["full_scale"]:
+    if res["scale"] == "budget":
+        lines += [
+            "> **Equal-budget run (scale: budget):** top jets only, "
+            f"{sizes['train_per_class']:,} for training, the config's model trained on the CPU "
+            f"for {res['time_limit_minutes']:g} minutes (time limit, not epochs). The full "
+            f"benchmark uses {FULL[0]:,} training jets per class (`docs/results.md`).",
+            "",
+        ]
+    elif not res["full_scale"]:
         f = FULL
         lines += [
             f"> **Reduced-size run (scale: {res['scale']}).** The full benchmark uses {f[0]:,} "
@@ -398,6 +506,9 @@ def markdown(res: dict) -> str:
         + ", ".join(f"{t} {n:,}" for t, n in sizes["n_per_sample"].items()),
         f"- training: {tr['seconds']:.0f} s, {tr['steps']} steps, {tr['epochs']} epochs, "
         f"{tr['jets_per_second']} jets/s",
+        f"- sampling: {res['sampling']['us_per_jet']:g} µs/jet ({res['sampling']['n']:,} "
+        f"{res['sampling']['jet_type']} jets in one batch, torch on {res['sampling']['device']}, "
+        f"{res['sampling']['threads']} threads)",
         "- step times [s]: "
         + ", ".join(f"{k} {v:.0f}" for k, v in res["step_seconds"].items() if v is not None),
         "",
@@ -437,7 +548,8 @@ def markdown(res: dict) -> str:
 def write_table(state: State, metrics: dict, args, sizes, results_dir: Path, upstream: str):
     from hepvae.atomic import atomic_path, ensure_dir, write_json
 
-    md, js = results_dir / "results.md", results_dir / "results.json"
+    suffix = SCALES[args.scale].suffix
+    md, js = results_dir / f"results{suffix}.md", results_dir / f"results{suffix}.json"
     settings = {"evaluate": upstream, "command": args.command, "note": args.note}
 
     def work() -> None:
@@ -458,16 +570,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scale", choices=sorted(SCALES), default="full",
                    help="preset sizes (train, test, generated per class): "
-                   + "; ".join(f"{k} {v}" for k, v in SCALES.items()))  # fmt: skip
+                   + "; ".join(f"{k} {v.sizes}" for k, v in SCALES.items())
+                   + "; budget: tops only, 60 minutes of CPU training")  # fmt: skip
     p.add_argument("--train-per-class", type=int, help="training jets per class (with val)")
     p.add_argument("--test-per-class", type=int, help="held-out jets per class (halved: A, B)")
     p.add_argument("--generate-per-class", type=int, help="generated jets per class")
     p.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
-    p.add_argument("--workdir", type=Path, default=Path("outputs/fidelity"))
+    p.add_argument("--workdir", type=Path,
+                   help="work folder (default: outputs/fidelity<suffix of the scale>)")  # fmt: skip
     p.add_argument("--results-dir", type=Path, default=ROOT / "docs",
-                   help="where results.md and results.json go (default: docs/)")  # fmt: skip
+                   help="where results<suffix>.md and .json go (default: docs/)")  # fmt: skip
     p.add_argument("--max-train-minutes", type=float,
-                   help="training time limit (train.time_limit_minutes)")  # fmt: skip
+                   help="training time limit (train.time_limit_minutes; budget: 60)")  # fmt: skip
     p.add_argument("--metrics", default=",".join(METRIC_NAMES),
                    help="comma-separated subset of " + ",".join(METRIC_NAMES) + " (default: all)")  # fmt: skip
     p.add_argument("--note", default="", help="a line added to the markdown table")
@@ -476,6 +590,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "convention) or to the sum of the leading 30 constituents (see hepvae "
                    "evaluate --jet-axis)")  # fmt: skip
     args = p.parse_args(argv)
+    if args.workdir is None:
+        args.workdir = Path(f"outputs/fidelity{SCALES[args.scale].suffix}")
     args.command = shlex.join(["python", "benchmarks/fidelity.py", *(argv or sys.argv[1:])])
     return args
 
@@ -485,11 +601,11 @@ def main(argv: list[str] | None = None) -> dict:
     from hepvae.train.loop import resolve_device
 
     args = parse_args(argv)
-    preset = SCALES[args.scale]
+    scale = SCALES[args.scale]
     sizes = (
-        args.train_per_class or preset[0],
-        args.test_per_class or preset[1],
-        args.generate_per_class or preset[2],
+        args.train_per_class or scale.train,
+        args.test_per_class or scale.test,
+        args.generate_per_class or scale.generated,
     )
     if min(sizes) <= 0:
         raise HepvaeError("jets per class must be positive")
@@ -500,23 +616,25 @@ def main(argv: list[str] | None = None) -> dict:
     log(f"workdir {work}; jets per class: train {sizes[0]}, test {sizes[1]}, "
         f"generated {sizes[2]}")  # fmt: skip
 
-    train_files = simulate(state, work / "data", "train", sizes[0], TRAIN_SEED)
-    test_files = simulate(state, work / "data", "test", sizes[1], TEST_SEED)
-    data_key = digest([state.steps[f"simulate train {t}"]["settings"] for t in JET_TYPES])
-    test_key = digest([state.steps[f"simulate test {t}"]["settings"] for t in JET_TYPES])
+    types = scale.jet_types
+    train_files = simulate(state, work / "data", "train", sizes[0], TRAIN_SEED, types)
+    test_files = simulate(state, work / "data", "test", sizes[1], TEST_SEED, types)
+    data_key = digest([state.steps[f"simulate train {t}"]["settings"] for t in types])
+    test_key = digest([state.steps[f"simulate test {t}"]["settings"] for t in types])
 
-    config = train_config(args.config, train_files, args.max_train_minutes)
+    config = train_config(args.config, train_files, scale, args.max_train_minutes)
     checkpoint = train(state, work / "run", config, data_key)
     train_key = digest([state.steps["train"]["settings"], state.steps["train"]["finished"]])
 
     device = resolve_device(config.train.device).type
-    generated = generate(state, checkpoint, work / "generated", sizes[2], device, train_key)
-    gen_key = digest([state.steps[f"generate {t}"]["settings"] for t in JET_TYPES] + [test_key])
+    generated = generate(state, checkpoint, work / "generated", sizes[2], device, train_key, types)
+    gen_key = digest([state.steps[f"generate {t}"]["settings"] for t in types] + [test_key])
+    sampling_speed(state, checkpoint, types[-1], device, train_key)
 
     result = evaluate(
         state, test_files, generated, work / "metrics.json", metrics, gen_key, args.jet_axis
     )
-    figures(state, test_files, generated, args.results_dir, gen_key, args.jet_axis)
+    figures(state, test_files, generated, args.results_dir, gen_key, args.jet_axis, scale)
     eval_key = digest([state.steps["evaluate"]["settings"]])
     md, js = write_table(state, result, args, sizes, args.results_dir, eval_key)
     log(f"results: {md} and {js}")

@@ -4,11 +4,15 @@ continues in the run's own folder."""
 from __future__ import annotations
 
 import dataclasses
+import signal
+import subprocess
+import sys
 
 import pytest
 import torch
 import yaml
 
+from hepvae.atomic import temp_path
 from hepvae.cli import main
 from hepvae.errors import HepvaeError
 from hepvae.train.checkpoint import FORMAT, Checkpoint, stored_fields
@@ -54,7 +58,34 @@ def test_save_and_load_round_trip_in_the_old_dict_format(trained, tmp_path):
     again = Checkpoint.load(copy)
     assert again.config == ckpt.config and again.history == ckpt.history
     assert all(torch.equal(again.model[k], ckpt.model[k]) for k in ckpt.model)
-    assert not list(tmp_path.glob(".*.tmp"))
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def _sleeper():
+    proc = subprocess.Popen([sys.executable, "-c", "print(1, flush=True); import time; time.sleep(120)"],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout.readline().strip() == "1"
+    return proc
+
+
+def test_save_removes_a_killed_runs_temporary_file(trained, tmp_path):
+    """A run killed while saving leaves its temporary file; the next save to that target
+    removes it, while the temporary file of a run still in progress is kept."""
+    target = tmp_path / "last.pt"
+    killed, running = _sleeper(), _sleeper()
+    try:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()  # reaped: its pid runs no process any more
+        left, in_progress = temp_path(target, killed.pid), temp_path(target, running.pid)
+        left.write_bytes(b"partial checkpoint")
+        in_progress.write_bytes(b"partial checkpoint")
+        Checkpoint.load(trained).save(target)
+        assert not left.exists() and in_progress.exists()
+        assert Checkpoint.load(target).step == 2
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, in_progress.name])
+    finally:
+        running.kill()
+        running.wait()
 
 
 def test_files_without_the_newer_keys_still_load(trained, tmp_path):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from hepvae.train.checkpoint import Checkpoint
+
 WORKER = Path(__file__).with_name("ddp_worker.py")
 
 
@@ -23,6 +25,6 @@ def test_two_process_ddp_keeps_ranks_in_step(tmp_path):
     a, b = ranks[0]["state"], ranks[1]["state"]
     for name in a:
         assert torch.equal(a[name], b[name]), name
-    last = torch.load(tmp_path / "last.pt", weights_only=True)
-    assert torch.equal(last["model"]["decoder.slots"], a["decoder.slots"])
-    assert last["step"] == 6
+    last = Checkpoint.load(tmp_path / "last.pt")
+    assert torch.equal(last.model["decoder.slots"], a["decoder.slots"])
+    assert last.step == 6

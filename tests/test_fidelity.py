@@ -27,9 +27,10 @@ def tiny_config(path: Path) -> Path:
 METRICS = ("w1m", "w1p", "w1tau32", "w1d2", "w1eec", "w1mult", "w1nparticles")
 
 
-def run(tmp_path: Path, capsys) -> tuple[dict, str]:
-    argv = ["--scale", "tiny", "--config", str(tmp_path / "tiny.yaml"), "--metrics", ",".join(METRICS),
-            "--workdir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "docs")]  # fmt: skip
+def run(tmp_path: Path, capsys, *scale: str) -> tuple[dict, str]:
+    argv = [*(scale or ("--scale", "tiny")), "--config", str(tmp_path / "tiny.yaml"),
+            "--metrics", ",".join(METRICS), "--workdir", str(tmp_path / "work"),
+            "--results-dir", str(tmp_path / "docs")]  # fmt: skip
     result = fidelity.main(argv)
     return result, capsys.readouterr().out
 
@@ -47,7 +48,7 @@ def ran(out: str) -> list[str]:
 def test_fidelity_pipeline_writes_table_and_resumes(tmp_path, capsys):
     tiny_config(tmp_path / "tiny.yaml")
     first, out = run(tmp_path, capsys)
-    assert "skipped" not in out and len(ran(out)) == 6 + 1 + 3 + 1 + 1 + 1
+    assert "skipped" not in out and len(ran(out)) == 6 + 1 + 3 + 1 + 1 + 1 + 1
     docs = tmp_path / "docs"
     md = (docs / "results.md").read_text()
     on_disk = json.loads((docs / "results.json").read_text())
@@ -67,13 +68,16 @@ def test_fidelity_pipeline_writes_table_and_resumes(tmp_path, capsys):
     for jet_type in ("g", "q", "t"):
         figure = docs / f"fidelity_{jet_type}.png"
         assert figure.stat().st_size > 20_000 and f"]({figure.name})" in md
-    n_train, n_test, n_gen = fidelity.SCALES["tiny"]
+    n_train, n_test, n_gen = fidelity.SCALES["tiny"].sizes
     assert first["sizes"]["train_per_class"] == n_train
     assert first["sizes"]["n_per_sample"] == {t: min(n_test // 2, n_gen) for t in "gqt"}
     assert first["seeds"]["train"] != first["seeds"]["test"]
     assert first["training"]["steps"] == 2 and first["hardware"]["cpu_threads"] >= 1
     assert first["scale"] == "tiny" and not first["full_scale"]
     assert "Reduced-size run" in md and first["command"] in md
+    sampling = first["sampling"]  # µs/jet of torch sampling, printed next to the fidelity
+    assert sampling["us_per_jet"] > 0 and sampling["n"] == fidelity.SAMPLING_JETS
+    assert f"- sampling: {sampling['us_per_jet']:g} µs/jet" in md and "µs/jet" in out
     assert first["jet_axis"] == "stored" and fidelity.AXIS_TEXT["stored"] in md
     table = [line for line in md.splitlines() if line.startswith("|")]
     assert len(table) == 2 + len(first["rows"])  # header, rule, rows
@@ -84,8 +88,8 @@ def test_fidelity_pipeline_writes_table_and_resumes(tmp_path, capsys):
     (docs / "results.json").unlink()
     second, out = run(tmp_path, capsys)
     assert ran(out) == ["table"]
-    # simulate, train, generate, evaluate, figures
-    assert out.count("done earlier, skipped") == 6 + 1 + 3 + 1 + 1
+    # simulate, train, generate, sampling speed, evaluate, figures
+    assert out.count("done earlier, skipped") == 6 + 1 + 3 + 1 + 1 + 1
     assert second == first and (docs / "results.md").read_text() == md
 
     # an interrupted training run continues from last.pt; the steps after it are redone
@@ -96,7 +100,8 @@ def test_fidelity_pipeline_writes_table_and_resumes(tmp_path, capsys):
     third, out = run(tmp_path, capsys)
     assert "train: resuming the interrupted run" in out
     assert ran(out) == [
-        "train", "generate g", "generate q", "generate t", "evaluate", "figures", "table"
+        "train", "generate g", "generate q", "generate t", "sampling speed", "evaluate",
+        "figures", "table",
     ]  # fmt: skip
     assert out.count("done earlier, skipped") == 6
     assert third["training"]["resumed"] and third["training"]["steps"] >= 2
@@ -107,4 +112,50 @@ def test_pixi_task_runs_the_benchmark_at_full_size():
     words = shlex.split(task["cmd"])
     assert words[1] == "benchmarks/fidelity.py" and (ROOT / words[1]).is_file()
     assert words[words.index("--scale") + 1] == "full"
-    assert fidelity.SCALES["full"] == (100_000, 50_000, 50_000)
+    assert fidelity.SCALES["full"].sizes == (100_000, 50_000, 50_000)
+
+
+def test_budget_scale_plan():
+    """The equal-budget scale: 40k training tops, a disjoint 12k held-out sample (another
+    seed), the default config for 60 minutes on the CPU (time, not epochs), 12k generated,
+    written beside the full-size table."""
+    budget = fidelity.SCALES["budget"]
+    assert budget.sizes == (40_000, 12_000, 12_000) and budget.jet_types == ("t",)
+    assert fidelity.TRAIN_SEED != fidelity.TEST_SEED
+    args = fidelity.parse_args(["--scale", "budget"])
+    assert args.workdir == Path("outputs/fidelity_budget") and args.jet_axis == "stored"
+    config = fidelity.train_config(args.config, [Path("train_t.root")], budget, None)
+    default = fidelity.train_config(args.config, [], fidelity.SCALES["full"], None)
+    assert config.train.time_limit_minutes == 60 and config.train.device == "cpu"
+    # so many epochs that the time limit ends training; the model is the default one
+    assert config.train.epochs * 36_000 / 5_000 > 60 * 60
+    assert config.model == default.model and config.loss == default.loss
+    assert config.data.default_jet_types == ["t"] and config.data.files == ["train_t.root"]
+    assert fidelity.train_config(args.config, [], budget, 5.0).train.time_limit_minutes == 5.0
+    assert fidelity.figure_names(budget) == ["fidelity_budget_t.png"]
+
+
+def test_budget_scale_at_tiny_size(tmp_path, capsys):
+    """The budget scale end to end at the tiny test's sizes: tops only, its own table and
+    figure beside (not over) the full-size ones, a held-out sample disjoint from training."""
+    import awkward as ak
+
+    from hepvae.data.schema import read_jets
+
+    tiny_config(tmp_path / "tiny.yaml")
+    n_train, n_test, n_gen = fidelity.SCALES["tiny"].sizes
+    sizes = ["--train-per-class", str(n_train), "--test-per-class", str(n_test),
+             "--generate-per-class", str(n_gen)]  # fmt: skip
+    result, out = run(tmp_path, capsys, "--scale", "budget", *sizes)
+    assert ran(out)[:3] == ["simulate train t", "simulate test t", "train"]
+    docs = tmp_path / "docs"
+    assert sorted(p.name for p in docs.iterdir()) == [
+        "fidelity_budget_t.png", "results_budget.json", "results_budget.md"
+    ]  # fmt: skip
+    assert {row["jet_type"] for row in result["rows"]} == {"t"}
+    assert result["time_limit_minutes"] == 60 and result["training"]["steps"] == 2
+    assert result["sampling"]["us_per_jet"] > 0 and result["scale"] == "custom"
+    data = tmp_path / "work" / "data"
+    train_pt = ak.to_numpy(read_jets(data / "train_t.root").Jet.pt)
+    test_pt = ak.to_numpy(read_jets(data / "test_t.root").Jet.pt)
+    assert len(test_pt) == n_test and not set(train_pt) & set(test_pt)

@@ -10,7 +10,17 @@ import pytest
 import torch
 
 from hepvae.physics import kinematics as K
-from hepvae.physics.p4 import constituents, jet_coordinates, sum_p4, to_cartesian, wrap_phi
+from hepvae.physics.p4 import (
+    cartesian,
+    constituents,
+    delta_r,
+    invariant_mass,
+    jet_coordinates,
+    pt_eta_phi,
+    sum_p4,
+    to_cartesian,
+    wrap_phi,
+)
 
 
 def _coordinates(n: int, seed: int, massless: bool = False) -> tuple[torch.Tensor, ...]:
@@ -129,6 +139,22 @@ def test_random_lorentz_keeps_the_metric():
     metric = torch.diag(torch.tensor(K.METRIC, dtype=torch.float64))
     torch.testing.assert_close(lam.T @ metric @ lam, metric, rtol=0, atol=1e-12)
     assert lam[0, 0] >= 1.0 and torch.linalg.det(lam) > 0  # orthochronous, proper
+
+
+def test_numpy_coordinates_match_the_torch_twin():
+    """p4's cartesian, pt_eta_phi and invariant_mass (numpy) agree with kinematics (torch)."""
+    pt, eta, phi, mass = _coordinates(2000, seed=3)
+    px, py, pz, energy = cartesian(pt.numpy(), eta.numpy(), phi.numpy(), mass.numpy())
+    p4 = K.four_momenta(pt, eta, phi, mass).numpy()
+    np.testing.assert_allclose(np.stack([energy, px, py, pz], -1), p4, rtol=1e-12)
+    back = np.stack([*pt_eta_phi(px, py, pz), invariant_mass(energy, px, py, pz)], -1)
+    expected = K.pt_eta_phi_m(torch.from_numpy(p4)).numpy()
+    expected[:, 2] = wrap_phi(expected[:, 2])  # p4 wraps azimuths to [-pi, pi)
+    np.testing.assert_allclose(back[:, :3], expected[:, :3], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(back[:, 3], mass.numpy(), rtol=1e-6, atol=1e-6)
+    assert np.all((back[:, 2] >= -math.pi) & (back[:, 2] < math.pi))
+    # delta R across the +-pi seam is the short way round
+    assert delta_r(0.0, math.pi - 0.1, 0.0, -math.pi + 0.1) == pytest.approx(0.2)
 
 
 def test_torch_and_vector_agree_on_small_jets():

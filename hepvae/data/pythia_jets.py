@@ -45,7 +45,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepvae.data.schema import make_jets, wrap_phi
+from hepvae.data.schema import make_jets
 from hepvae.data.simulation_config import (
     MAX_EVENTS_PER_JET,
     NEUTRINOS,
@@ -55,6 +55,7 @@ from hepvae.data.simulation_config import (
     SimulationConfig,
 )
 from hepvae.errors import HepvaeError
+from hepvae.physics.p4 import delta_r, invariant_mass, pt_eta_phi
 
 _PYTHIA: dict[tuple[str, ...], Any] = {}
 
@@ -76,11 +77,6 @@ def _pythia(settings: tuple[str, ...]):
             del _PYTHIA[next(iter(_PYTHIA))]
         _PYTHIA[settings] = pythia
     return _PYTHIA[settings]
-
-
-def _ptetaphi(px: np.ndarray, py: np.ndarray, pz: np.ndarray):
-    pt = np.hypot(px, py)
-    return pt, np.arcsinh(pz / pt), wrap_phi(np.arctan2(py, px))
 
 
 def flatten_events(events: ak.Array) -> dict[str, np.ndarray]:
@@ -157,7 +153,7 @@ def _matched(
     phi[parton_event, slot] = parton_phi
     obj[parton_event, slot] = owner
     eta, phi, obj = eta[jet_event], phi[jet_event], obj[jet_event]  # [jet, parton]
-    dr = np.hypot(eta - jet_eta[:, None], wrap_phi(phi - jet_phi[:, None]))
+    dr = delta_r(eta, phi, jet_eta[:, None], jet_phi[:, None])
     inside = dr < max_dr  # NaN padding compares False
     valid = obj >= 0
     same = obj[:, :, None] == obj[:, None, :]  # [jet, parton, parton]
@@ -199,12 +195,12 @@ def _jets_from_events(events: ak.Array, cfg: SimulationConfig) -> dict[str, np.n
     jet_event = np.repeat(np.arange(n_events), ak.to_numpy(ak.num(jets, axis=1)))
     jets = ak.flatten(jets, axis=1)
     jpx, jpy, jpz, jen = (ak.to_numpy(jets[c]) for c in ("px", "py", "pz", "E"))
-    jet_pt, jet_eta, jet_phi = _ptetaphi(jpx, jpy, jpz)
-    jet_mass = np.sqrt(np.maximum(jen**2 - jpx**2 - jpy**2 - jpz**2, 0.0))
+    jet_pt, jet_eta, jet_phi = pt_eta_phi(jpx, jpy, jpz)
+    jet_mass = invariant_mass(jen, jpx, jpy, jpz)
     keep = (jet_pt > cfg.pt_min) & (jet_pt < cfg.pt_max) & (np.abs(jet_eta) < cfg.eta_max)
 
     truth, owner = _truth_partons(pid, status, mother, cfg)
-    _, t_eta, t_phi = _ptetaphi(px[truth], py[truth], pz[truth])
+    _, t_eta, t_phi = pt_eta_phi(px[truth], py[truth], pz[truth])
     keep &= _matched(
         jet_event,
         jet_eta,
@@ -224,7 +220,7 @@ def _jets_from_events(events: ak.Array, cfg: SimulationConfig) -> dict[str, np.n
     n_const = ak.to_numpy(ak.num(local, axis=1))
     index = ak.to_numpy(ak.flatten(local)) + np.repeat(vis_first[jet_event[selected]], n_const)
     index = visible[index]
-    p_pt, p_eta, p_phi = _ptetaphi(px[index], py[index], pz[index])
+    p_pt, p_eta, p_phi = pt_eta_phi(px[index], py[index], pz[index])
     p_mass = mass[index]
     jet_id = np.repeat(np.arange(len(selected)), n_const)
     order = np.lexsort((-p_pt, jet_id))

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
-from hepvae.data.schema import wrap_phi
+from hepvae.physics.p4 import cartesian, delta_r
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,6 @@ class Correlator:
     r_l: ak.Array | np.ndarray
     weight: ak.Array | np.ndarray
     contact: np.ndarray
-
-
-def delta_r(eta1, phi1, eta2, phi2):
-    """ΔR = sqrt(Δη² + Δφ²) with Δφ wrapped to [-π, π); works elementwise on awkward arrays."""
-    return np.hypot(eta1 - eta2, wrap_phi(phi1 - phi2))
 
 
 def energy_fractions(parts: ak.Array) -> ak.Array:
@@ -147,8 +142,8 @@ def _cartesian(parts: ak.Array) -> ak.Array:
     eta = ak.values_astype(parts.eta, np.float64)
     phi = ak.values_astype(parts.phi, np.float64)
     mass = ak.values_astype(parts.mass, np.float64)
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    return ak.zip({"px": px, "py": py, "pz": pz, "E": np.sqrt(px**2 + py**2 + pz**2 + mass**2)})
+    px, py, pz, energy = cartesian(pt, eta, phi, mass)
+    return ak.zip({"px": px, "py": py, "pz": pz, "E": energy})
 
 
 def nsubjettiness(parts: ak.Array, r0: float = 0.8, beta: float = 1.0) -> np.ndarray:

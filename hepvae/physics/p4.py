@@ -25,6 +25,32 @@ def wrap_phi(phi: Any) -> Any:
     return phi - _TWO_PI * np.floor((phi + np.pi) / _TWO_PI)
 
 
+def delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any) -> Any:
+    """Angular distance sqrt(d_eta^2 + d_phi^2), d_phi wrapped to [-pi, pi); elementwise on
+    numbers, numpy and awkward arrays."""
+    return np.hypot(eta1 - eta2, wrap_phi(phi1 - phi2))
+
+
+def pt_eta_phi(px: Any, py: Any, pz: Any) -> tuple[Any, Any, Any]:
+    """pT [GeV], pseudorapidity asinh(pz / pT) and azimuth (wrapped to [-pi, pi)) from
+    px, py, pz [GeV]; numpy or awkward arrays. The twin of
+    :func:`hepvae.physics.kinematics.pt_eta_phi_m` without the mass."""
+    pt = np.hypot(px, py)
+    return pt, np.arcsinh(pz / pt), wrap_phi(np.arctan2(py, px))
+
+
+def invariant_mass(energy: Any, px: Any, py: Any, pz: Any) -> Any:
+    """Mass sqrt(max(E^2 - p^2, 0)) [GeV] from E, px, py, pz [GeV] (space-like: massless)."""
+    return np.sqrt(np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0))
+
+
+def cartesian(pt: Any, eta: Any, phi: Any, mass: Any) -> tuple[Any, Any, Any, Any]:
+    """(px, py, pz, E) [GeV] from pT [GeV], eta, phi and mass [GeV], with
+    E = sqrt(px^2 + py^2 + pz^2 + m^2); numpy or awkward arrays."""
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    return px, py, pz, np.sqrt(px**2 + py**2 + pz**2 + mass**2)
+
+
 def constituents(pt, eta, phi, mass=None) -> ak.Array:
     """Jagged ``Momentum4D`` constituents from pt [GeV], eta, phi and mass (0 if None)."""
     pt = ak.Array(pt)

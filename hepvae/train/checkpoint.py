@@ -25,7 +25,6 @@ import hashlib
 import io
 import os
 import random
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hepvae.atomic import atomic_path, ensure_dir
 from hepvae.errors import HepvaeError
 
 FORMAT = "hepvae-checkpoint"
@@ -124,23 +124,19 @@ class Checkpoint:
         return {name: getattr(self, name) for name in stored_fields()}
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write to ``path`` atomically (temporary file in the same folder, then rename)."""
+        """Write to ``path`` atomically: a temporary file in the same folder
+        (:func:`hepvae.atomic.temp_path`), synced, then renamed. Temporary files that killed
+        runs left for ``path`` are removed first."""
         from hepvae import __version__
 
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(path.parent)
         payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
                    "hepvae_version": __version__, **self.to_dict()}  # fmt: skip
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(payload, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
         return path
 
     # --- what it holds --------------------------------------------------------------------
