@@ -6,9 +6,10 @@ per-channel map, Minkowski product and RMS norm as its own chain of small elemen
 Here each token is one row of ``[4 * Cv + Cs]`` numbers (the vector channels component-major,
 as ``LGATrSlim`` stores them inside, then the scalars), so that:
 
-- every equivariant linear map is one dense matmul over that row (the vector part is the
-  per-channel map repeated over the four components), with the norms' gains, the Minkowski
-  metric of the attention queries and the GLU's factor 1/2 folded into its weights;
+- the attention's equivariant linear maps are one dense matmul over that row each (the vector
+  part is the per-channel map repeated over the four components), the MLP's are matmuls over
+  the channels of each stream (vectors as [B N 4, Cv]); the norms' gains, the Minkowski
+  metric of the attention queries and the GLU's factor 1/2 are folded into the weights;
 - the Minkowski squares of the RMS norms are one matmul with a constant matrix;
 - the decoder's input (the lift onto the reference vectors, which are constants, and the first
   linear layer) is one per-jet matmul plus a per-slot constant table, and its readout (last
@@ -101,24 +102,45 @@ class FastBlock(nn.Module):
             v = x[..., : 4 * hv].unflatten(-1, (4, hv)).transpose(1, 2).flatten(-2)
             return join(*att.linear_out(v, x[..., 4 * hv :].flatten(-2)))
 
-        def glu_in(x: torch.Tensor) -> torch.Tensor:
-            v, s = glu.linear(*gains(block.norm2, x))
-            pre, g1, g2 = v.chunk(3, dim=-1)  # [K, 4, hidden_v] each
-            g1 = 0.5 * g1 * metric[:, None]
-            return torch.cat([pre.flatten(-2), g1.flatten(-2), g2.flatten(-2), s], -1)
+        def vector_part(fn: nn.Module, gain: torch.Tensor | None = None) -> Callable:
+            # per-channel map of one vector component: [K, Cin] -> [K, Cout] (no bias)
+            def one(x: torch.Tensor) -> torch.Tensor:
+                x = x * gain if gain is not None else x
+                v = torch.cat([x[:, None], x.new_zeros(x.shape[0], 3, x.shape[1])], 1)
+                return fn(v, x.new_zeros(x.shape[0], fn._in_s_channels))[0][:, 0]
 
+            return one
+
+        def scalar_part(fn: nn.Module, gain: torch.Tensor | None = None) -> Callable:
+            def one(x: torch.Tensor) -> torch.Tensor:
+                x = x * gain if gain is not None else x
+                return fn(x.new_zeros(x.shape[0], 4, fn._in_v_channels), x)[1]
+
+            return one
+
+        # the MLP keeps its vector and scalar streams apart: a dense matmul over the whole
+        # row would multiply 3/4 zeros in the vector part (per-channel maps repeat over the
+        # four components)
+        n2 = block.norm2
+        w_gv = affine(vector_part(glu.linear, n2.weight_v), v_channels)[0]
+        w_gs, b_gs = affine(scalar_part(glu.linear, n2.weight_s), s_channels)
+        hidden_s = b_gs.shape[0] // 2
+        gate_metric = torch.kron(0.5 * metric.float()[:, None], torch.eye(hidden_v))
         buffers = {
             "w_qkv": affine(qkv, width)[0],
             **dict(zip(("w_att", "b_att"), affine(attention_out, (4 * hv + hs) * self.heads))),
-            **dict(zip(("w_glu", "b_glu"), affine(glu_in, width))),
-            **dict(zip(("w_out", "b_out"), affine(lambda x: join(*out(*split(x, hidden_v))),
-                                                  4 * hidden_v + out._in_s_channels))),
+            **dict(zip(("w_pre", "w_g1", "w_g2"), w_gv.split(hidden_v, dim=1))),
+            "gate_metric": gate_metric,
+            **dict(zip(("w_spre", "w_sgate"), w_gs.split(hidden_s, dim=1))),
+            **dict(zip(("b_spre", "b_sgate"), b_gs.split(hidden_s))),
+            "w_out_v": affine(vector_part(out), hidden_v)[0],
+            **dict(zip(("w_out_s", "b_out_s"), affine(scalar_part(out), hidden_s))),
             "norm": norm_matrix(v_channels, s_channels),
             "att_norm": norm_matrix(hv, hs),
-        }  # fmt: skip
+        }
         for name, value in buffers.items():
             self.register_buffer(name, value.contiguous())
-        self.glu_sizes = [4 * hidden_v] * 3 + [glu.linear._out_s_channels // 2] * 2
+        self.sizes = [4 * v_channels, s_channels]
         self.nonlinearity = glu.nonlinearity
         self.nonlinearity_v = glu.nonlinearity_v
 
@@ -131,12 +153,16 @@ class FastBlock(nn.Module):
         weights = torch.softmax(q.matmul(k.transpose(-1, -2)) * self.head_dim**-0.5 + bias, -1)
         att = weights.matmul(v).transpose(1, 2).reshape(h.shape[0], -1)
         h = h + att.matmul(self.w_att) + self.b_att
-        y = (h * rms_scale(h, self.norm, self.eps)).matmul(self.w_glu) + self.b_glu
-        pre, g1, g2, s_pre, s_gate = y.split(self.glu_sizes, dim=-1)
-        gate = (g1 * g2).unflatten(-1, (4, -1)).sum(-2, keepdim=True)
-        v = (self.nonlinearity_v(gate) * pre.unflatten(-1, (4, -1))).flatten(-2)
-        z = torch.cat([v, self.nonlinearity(s_gate) * s_pre], -1)
-        return h + z.matmul(self.w_out) + self.b_out
+        v, s = (h * rms_scale(h, self.norm, self.eps)).split(self.sizes, dim=-1)
+        v = v.reshape(-1, self.w_pre.shape[0])  # [B N 4, Cv]: one row per vector component
+        pre = v.matmul(self.w_pre).reshape(h.shape[0], 4, -1)
+        gate = (v.matmul(self.w_g1) * v.matmul(self.w_g2)).reshape(h.shape[0], -1)
+        gate = self.nonlinearity_v(gate.matmul(self.gate_metric)).unsqueeze(1)
+        v = (gate * pre).reshape(-1, pre.shape[-1]).matmul(self.w_out_v)
+        s = self.nonlinearity(s.matmul(self.w_sgate) + self.b_sgate) * (
+            s.matmul(self.w_spre) + self.b_spre
+        )
+        return h + torch.cat([v.reshape(h.shape[0], -1), s.matmul(self.w_out_s) + self.b_out_s], -1)
 
 
 class FastDecoder(nn.Module):
