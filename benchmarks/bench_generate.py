@@ -124,7 +124,7 @@ def main() -> None:
         sampler_metadata,
     )
     from hepvae.generate import LoadedModel, load_generator
-    from hepvae.onnx import Sampler
+    from hepvae.onnx import CHUNK, Sampler
 
     if args.checkpoint:
         model = load_generator(args.checkpoint)
@@ -201,11 +201,11 @@ def main() -> None:
             rows.append(("Sampler to awkward", batch, 1, *measure(to_jets, n, args.repeats)))
             to_root = functools.partial(one.write, out, n, args.type, batch_size=batch)
             rows.append(("Sampler to ROOT", batch, 1, *measure(to_root, n, args.repeats)))
-            if args.cpp:
-                run = cpp_run(args.cpp, path, args.type, n, batch, Path(tmp) / "jets.csv")
-                rows.append(
-                    ("C++ sampler to CSV", batch, 1, *measure(run, n, args.repeats, child_cpu))
-                )
+            if args.cpp:  # --batch is the C++ sampler's jets per onnxruntime call
+                for per_call in (batch, CHUNK):
+                    run = cpp_run(args.cpp, path, args.type, n, per_call, Path(tmp) / "jets.csv")
+                    timing = measure(run, n, args.repeats, child_cpu)
+                    rows.append((f"C++ sampler, --batch {per_call}", batch, 1, *timing))
             if torch.cuda.is_available():
                 timing = measure(torch_run("cuda", noise, labels, batch), n, 5)
                 rows.append(("torch, GPU", batch, 0, *timing))
