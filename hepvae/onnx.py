@@ -38,13 +38,31 @@ from hepvae.sampling import (
 #: metadata_props key that marks a hepvae sampler, and its format version
 FORMAT_KEY = "hepvae.format"
 FORMAT = "hepvae-sampler/1"
+#: jets per onnxruntime call: small calls keep the decoder's activations in the CPU caches
+#: (measured on one thread, default model: 64 jets ~30% less CPU per jet than 1024 or 4096)
+CHUNK = 64
+
+
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """onnxruntime options for sampling: all graph optimizations (fusions of matmul + add,
+    scale and GELU), sequential execution, ``threads`` intra-op threads (default:
+    onnxruntime's choice) and one inter-op thread."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = 1
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    return options
 
 
 class Sampler:
     """An exported HyperVAE sampler (one ``.onnx`` file) run with onnxruntime.
 
     ``threads`` sets onnxruntime's intra-op threads (default: onnxruntime's choice);
-    ``providers`` its execution providers (default: CPU).
+    ``providers`` its execution providers (default: CPU); ``chunk`` the jets per onnxruntime
+    call inside :meth:`run` (default :data:`CHUNK`).
     """
 
     def __init__(
@@ -52,18 +70,17 @@ class Sampler:
         path: str | os.PathLike,
         threads: int | None = None,
         providers: list[str] | None = None,
+        chunk: int = CHUNK,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise HepvaeError(f"{self.path}: no such ONNX file")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads is not None:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
+        self.chunk = chunk
         try:
             self.session = ort.InferenceSession(
-                str(self.path), options, providers=providers or ["CPUExecutionProvider"]
+                str(self.path),
+                session_options(threads),
+                providers=providers or ["CPUExecutionProvider"],
             )
         except Exception as exc:  # onnxruntime raises its own exception types
             text = " ".join(str(exc).split())[:160]
@@ -92,15 +109,24 @@ class Sampler:
         """Run the graph once: noise [B, noise_dim], label [B], temperature [B] or scalar.
 
         Returns the raw outputs ``p4`` [B, N, 4] (E, px, py, pz; GeV), ``mask`` [B, N],
-        ``multiplicity`` [B] and ``jet`` [B, 4] (pt, eta, phi, mass; GeV).
+        ``multiplicity`` [B] and ``jet`` [B, 4] (pt, eta, phi, mass; GeV). The graph runs on
+        ``chunk`` jets at a time.
         """
-        feeds = {
-            "noise": np.ascontiguousarray(noise, dtype=np.float32),
-            "label": np.ascontiguousarray(label, dtype=np.int64),
-            "temperature": np.atleast_1d(np.asarray(temperature, dtype=np.float32)),
-        }
-        outputs = self.session.run(None, feeds)
-        return dict(zip((o.name for o in self.session.get_outputs()), outputs))
+        noise = np.ascontiguousarray(noise, dtype=np.float32)
+        label = np.ascontiguousarray(label, dtype=np.int64)
+        temperature = np.atleast_1d(np.asarray(temperature, dtype=np.float32))
+        per_jet = len(temperature) > 1
+        names = [o.name for o in self.session.get_outputs()]
+        parts: list[list[np.ndarray]] = [[] for _ in names]
+        for a in range(0, max(len(noise), 1), self.chunk):
+            feeds = {
+                "noise": noise[a : a + self.chunk],
+                "label": label[a : a + self.chunk],
+                "temperature": temperature[a : a + self.chunk] if per_jet else temperature,
+            }
+            for part, out in zip(parts, self.session.run(None, feeds)):
+                part.append(out)
+        return {name: np.concatenate(part) for name, part in zip(names, parts)}
 
     def iterate(
         self,

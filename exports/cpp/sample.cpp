@@ -1,7 +1,7 @@
 // hepvae-sample: sample jets from an exported HyperVAE sampler with the onnxruntime C++ API.
 //
 //   hepvae-sample --model sampler.onnx --n 1000 --type t [--seed 1] [--temperature 1]
-//                 [--noise noise.csv] [--batch 1024] [--threads 1] -o jets.csv
+//                 [--noise noise.csv] [--batch 64] [--threads 1] -o jets.csv
 //
 // The graph takes noise [B, noise_dim] (standard normals), label [B] (JetNet coding g=0, q=1,
 // t=2, w=3, z=4) and temperature [1], and returns constituents p4 [B, N, 4] (E, px, py, pz in
@@ -46,7 +46,7 @@ struct Options {
   long long n = -1;
   unsigned long long seed = 0;
   float temperature = 1.0f;
-  long long batch = 1024;
+  long long batch = 64;  // jets per onnxruntime call: small calls stay in the CPU caches
   int threads = 1;
 };
 

@@ -2,8 +2,9 @@
 
 The file holds the graph of :class:`hepvae.export.graph.SamplerGraph` (prior scaling by the
 temperature, multiplicity, decoder, placement in the lab frame and the four-momentum scale, so
-the outputs are in GeV) with a dynamic batch size, all weights inside (no external data), and
-``metadata_props`` that describe the inputs, outputs, units, label coding, normalization,
+the outputs are in GeV), with the decoder in its inference-only form (:mod:`hepvae.export.fast`,
+checked against the trained modules before anything is written), a dynamic batch size, all
+weights inside (no external data), and ``metadata_props`` that describe the inputs, outputs, units, label coding, normalization,
 latent size, maximum multiplicity and versions (:func:`sampler_metadata`).
 """
 
@@ -20,6 +21,7 @@ import torch
 
 from hepvae import __version__
 from hepvae.errors import HepvaeError
+from hepvae.export.fast import fast_copy
 from hepvae.export.graph import INPUTS, JET_FIELDS, OUTPUTS, P4_FIELDS, SamplerGraph
 from hepvae.generate import LoadedModel, load_generator
 from hepvae.onnx import FORMAT, FORMAT_KEY
@@ -120,19 +122,54 @@ def p4_deviation(reference: np.ndarray, other: np.ndarray) -> float:
     return float(np.max(np.abs(other - reference).max(-1) / np.maximum(scale, 1e-30)))
 
 
-def check_export(graph: SamplerGraph, path: Path, batch: int = 64) -> float:
-    """Deviation (:func:`p4_deviation`) of onnxruntime from torch on random inputs; infinite
+def graph_deviation(reference: SamplerGraph, run, batch: int = 64, seed: int = 1) -> float:
+    """Deviation (:func:`p4_deviation`) of ``run(noise, label, temperature)`` (numpy arrays in,
+    ``(p4, multiplicity)`` out) from the torch graph ``reference`` on random inputs; infinite
     if any multiplicity differs."""
+    noise, label, temperature = example_inputs(reference, batch, seed=seed)
+    with torch.no_grad():
+        p4, _, multiplicity, _ = (t.numpy() for t in reference(noise, label, temperature))
+    other, other_multiplicity = run(noise.numpy(), label.numpy(), temperature.numpy())
+    if not np.array_equal(multiplicity, other_multiplicity):
+        return float("inf")
+    return p4_deviation(p4, other)
+
+
+def check_fast(reference: SamplerGraph, fast: SamplerGraph, batch: int = 256) -> float:
+    """Deviation of the fast torch graph (:mod:`hepvae.export.fast`) from the trained one."""
+
+    def run(*inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.no_grad():
+            p4, _, multiplicity, _ = fast(*(torch.from_numpy(x) for x in inputs))
+        return p4.numpy(), multiplicity.numpy()
+
+    return graph_deviation(reference, run, batch, seed=2)
+
+
+def check_export(graph: SamplerGraph, path: Path, batch: int = 64) -> float:
+    """Deviation of onnxruntime running ``path`` from the torch graph ``graph``."""
     from hepvae.onnx import Sampler
 
     sampler = Sampler(path)
-    noise, label, temperature = example_inputs(graph, batch, seed=1)
-    with torch.no_grad():
-        p4, _, multiplicity, _ = (t.numpy() for t in graph(noise, label, temperature))
-    out = sampler.run(noise.numpy(), label.numpy(), temperature.numpy())
-    if not np.array_equal(multiplicity, out["multiplicity"]):
-        return float("inf")
-    return p4_deviation(p4, out["p4"])
+
+    def run(*inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = sampler.run(*inputs)
+        return out["p4"], out["multiplicity"]
+
+    return graph_deviation(graph, run, batch)
+
+
+def fast_graph(graph: SamplerGraph, path: Path) -> SamplerGraph:
+    """The sampling graph with the inference-only decoder (:mod:`hepvae.export.fast`), checked
+    against ``graph`` (the trained modules) to :data:`CHECK_TOLERANCE`."""
+    fast = SamplerGraph(fast_copy(graph.sampler.vae)).eval()
+    deviation = check_fast(graph, fast)
+    if not deviation <= CHECK_TOLERANCE:
+        raise HepvaeError(
+            f"{path}: the inference graph differs from the trained model by {deviation:.2g} "
+            f"(relative), more than {CHECK_TOLERANCE:g}; the export was not written"
+        )
+    return fast
 
 
 def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike) -> Path:
@@ -151,9 +188,10 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike) 
     if not os.access(path.parent, os.W_OK):
         raise HepvaeError(f"{path.parent}: output folder is not writable")
     graph = SamplerGraph(model.vae).eval()
+    fast = fast_graph(graph, path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        export_graph(graph, tmp, sampler_metadata(model, graph))
+        export_graph(fast, tmp, sampler_metadata(model, graph))
         deviation = check_export(graph, tmp)
         if not deviation <= CHECK_TOLERANCE:
             raise HepvaeError(
