@@ -74,6 +74,9 @@ class LossConfig:
     #: training time it gave 2-5x lower W1P than ``chamfer``, whose many-to-one nearest
     #: assignment also makes the edge and hyperedge losses compare degenerate pairs
     set_loss: Literal["chamfer", "hungarian", "sinkhorn"] = "hungarian"
+    #: share of the pT weighting of true particles in the set loss (0: every particle weighs
+    #: the same; 1: by pT fraction, see hepvae.model.losses.pt_weights)
+    particle_pt_weight: float = 0.0
     sinkhorn_epsilon: float = 0.05
     sinkhorn_iterations: int = 30
     particle: float = 1.0
@@ -95,3 +98,7 @@ class LossConfig:
     straight_through_scale: float = 0.05
     #: probability per batch that the decoder gets the true multiplicity (straight-through)
     teacher_forcing: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.particle_pt_weight <= 1.0:
+            raise ValueError("particle_pt_weight must be in [0, 1]")

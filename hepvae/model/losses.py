@@ -98,6 +98,20 @@ def sinkhorn(cost, pmask, tmask, epsilon: float = 0.05, iterations: int = 30):
     return loss, plan.argmax(1)
 
 
+def pt_weights(pt: torch.Tensor, mask: torch.Tensor, share: float) -> torch.Tensor:
+    """Per-particle weights [B, N] of a set loss: (1 - share) + share * n * z_j.
+
+    ``pt`` [B, N] (any unit), ``mask`` [B, N]; z_j = pT_j / sum_k pT_k over the n real particles
+    of the jet. The weights average to 1 over each jet's real particles (0 on padding), so
+    ``share = 0`` weighs every particle the same and ``share = 1`` weighs them by pT, which
+    lets the few hard particles that make a jet's prongs count as much as its many soft ones.
+    """
+    w = mask.to(pt.dtype)
+    n = w.sum(-1, keepdim=True)
+    z = pt * w / (pt * w).sum(-1, keepdim=True).clamp_min(torch.finfo(pt.dtype).tiny)
+    return ((1.0 - share) + share * n * z) * w
+
+
 def set_loss(kind: str, cost, pmask, tmask, epsilon: float = 0.05, iterations: int = 30):
     """Dispatch to ``chamfer``, ``hungarian`` or ``sinkhorn``."""
     if kind == "chamfer":

@@ -195,6 +195,9 @@ class HyperVAE(nn.Module):
         pred_coords = self._standardize(F.loss_coordinates(out.p4c), "coord")
         true_coords = self._standardize(F.loss_coordinates(x.p4c), "coord")
         cost = L.squared_distances(pred_coords, true_coords)
+        if cfg.particle_pt_weight > 0:
+            weights = L.pt_weights(pt_of(x.p4c), x.mask, cfg.particle_pt_weight)
+            cost = cost * weights.unsqueeze(1)
         particle, assign = L.set_loss(
             cfg.set_loss, cost, pmask, x.mask, cfg.sinkhorn_epsilon, cfg.sinkhorn_iterations
         )
