@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -211,3 +212,38 @@ def test_model_loss_with_pt_weighting_trains_and_differs():
     assert parts[0.0] != pytest.approx(parts[1.0])
     with pytest.raises(ValueError, match="particle_pt_weight"):
         LossConfig(particle_pt_weight=1.5)
+
+
+def test_shape_observables_on_a_hand_made_jet():
+    """Two equal-pT particles at eta = +-0.1, phi = 0 (and a padded slot far away)."""
+    eta = torch.tensor([[0.1, -0.1, 3.0]], dtype=torch.float64)
+    phi = torch.zeros(1, 3, dtype=torch.float64)
+    pt = torch.tensor([[1.0, 1.0, 7.0]], dtype=torch.float64)
+    mask = torch.tensor([[True, True, False]])
+    obs = dict(zip(L.SHAPE_OBSERVABLES, L.shape_observables(eta, phi, pt, mask, eps=0.0)[0]))
+    assert float(obs["m20"]) == pytest.approx(0.01)
+    assert all(float(obs[k]) == pytest.approx(0.0) for k in ("m11", "m02", "m30", "m21", "m03"))
+    assert float(obs["width"]) == pytest.approx(0.1)
+    assert float(obs["eec_log_dr"]) == pytest.approx(math.log(0.2))
+
+
+def test_shape_loss_vanishes_on_the_truth_and_sees_a_rotated_jet():
+    p4, mask, _ = dense_jets(8, seed=6)
+    pt = torch.hypot(p4[..., 1], p4[..., 2]).clamp_min(1e-9)
+    eta, phi = torch.asinh(p4[..., 3] / pt), torch.atan2(p4[..., 2], p4[..., 1])
+    true = L.shape_observables(eta, phi, pt, mask)
+    assert float(L.shape_loss(true, true).abs().max()) == 0.0
+    rotated = L.shape_observables(phi, -eta, pt, mask)  # the same jet turned by 90 degrees
+    assert float(L.shape_loss(rotated, true).mean()) > 0.1
+    # invariant under a common shift of all angles (moments about the pT centroid)
+    assert torch.allclose(L.shape_observables(eta + 0.3, phi - 0.2, pt, mask), true, atol=1e-9)
+
+
+def test_model_shape_loss_part_is_reported_and_trains():
+    p4, mask, label = dense_jets(16, seed=7)
+    model = small_model(loss=LossConfig(shape=1.0))
+    out = model(p4.float(), mask, label)
+    assert float(out.parts["shape"]) > 0
+    out.total.backward()
+    assert all(p.grad is not None for p in model.decoder.parameters())
+    assert "shape" not in small_model()(p4.float(), mask, label).parts
