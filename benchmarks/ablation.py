@@ -292,17 +292,20 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"command": shlex.join(["python", "benchmarks/ablation.py", *(argv or sys.argv[1:])]),
               "note": args.note, "jet_axis": args.jet_axis, "n_per_sample": args.n, "true_multiplicity": args.true_multiplicity,
               "variants": dict(variants), "runs": runs, "rows": rows}  # fmt: skip
-    header = "| class | variant | sample | " + " | ".join(
+    header = "| class | variant | steps | minutes | sample | " + " | ".join(
         [f"{m.upper()} [{UNITS[m]:.0e}]" for m in metrics]
         + ["τ21 W1 [1e-03]", "τ32 W1 [1e-03]", "EEC W1 [1e-03]", "soft frac [1e-03]"]
     )
-    lines = [header + " |", "|---" * (3 + len(metrics) + len(SUBSTRUCTURE)) + "|"]
+    lines = [header + " |", "|---" * (5 + len(metrics) + len(SUBSTRUCTURE)) + "|"]
     for jet_type in classes:
         for row in (r for r in rows if r["class"] == jet_type):
             cells = [fmt(*row[m], UNITS[m]) for m in metrics]
             cells += [f"{row[m] / 1e-3:.1f}" for m in SUBSTRUCTURE]
-            lines.append(f"| {jet_type} | {row['variant']} | {row['sample']} | "
-                         + " | ".join(cells) + " |")  # fmt: skip
+            run = runs.get(row["variant"], {})
+            steps = run.get("steps", "")
+            minutes = f"{run['seconds'] / 60:.1f}" if run.get("seconds") else ""
+            lines.append(f"| {jet_type} | {row['variant']} | {steps} | {minutes} | "
+                         f"{row['sample']} | " + " | ".join(cells) + " |")  # fmt: skip
     table = "\n".join(lines)
     print(table, flush=True)
     if args.output:
