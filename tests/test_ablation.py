@@ -25,6 +25,10 @@ def test_ablation_compares_a_checkpoint_with_the_truth_baseline(tmp_path, tmp_pa
     ] + [(t, "tiny", s) for t in "gqt" for s in ("reconstructed", "generated", "generated T=0.5")]
     for row in rows:
         assert row["w1m"][0] > 0 and row["w1p"][1] >= 0
+        assert all(row[m] > 0 for m in ("tau21", "tau32", "eec")) and 0 <= row["soft"] < 1
+    # the barely trained model has no prongs: its tau32 is far from Pythia's
+    truth32 = {r["class"]: r["tau32"] for r in rows if r["sample"] == "truth"}
+    assert all(r["tau32"] > truth32[r["class"]] for r in rows if r["sample"] == "generated")
     # a barely trained model is far worse than Pythia against Pythia
     truth = {r["class"]: r["w1p"][0] for r in rows if r["sample"] == "truth"}
     assert all(r["w1p"][0] > truth[r["class"]] for r in rows if r["sample"] == "generated")

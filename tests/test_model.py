@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 
 import pytest
 import torch
@@ -179,3 +180,81 @@ def test_fit_prior_uses_the_posterior_means():
     mu, _ = model.encode(p4, mask, label)
     assert torch.allclose(model.prior_means[2, 0], mu.mean(0), atol=1e-4)
     assert torch.equal(model.prior_tril[0, 0], torch.eye(8))  # no jets of class 0: unchanged
+
+
+def test_pt_weights_on_a_hand_made_jet():
+    """pT 6, 3, 1 (and a padded slot): z = 0.6, 0.3, 0.1, n = 3."""
+    pt = torch.tensor([[6.0, 3.0, 1.0, 5.0]], dtype=torch.float64)
+    mask = torch.tensor([[True, True, True, False]])
+    assert L.pt_weights(pt, mask, 0.0).tolist() == [[1.0, 1.0, 1.0, 0.0]]
+    full = L.pt_weights(pt, mask, 1.0)
+    assert torch.allclose(full, torch.tensor([[1.8, 0.9, 0.3, 0.0]], dtype=torch.float64))
+    half = L.pt_weights(pt, mask, 0.5)
+    assert torch.allclose(half, torch.tensor([[1.4, 0.95, 0.65, 0.0]], dtype=torch.float64))
+    assert float(half.sum()) == pytest.approx(3.0)
+
+
+def test_pt_weighted_hungarian_counts_the_hard_particle_more():
+    """Two true particles (pT 9 and 1); a prediction off by 1 on either. Weighted by pT, the
+    miss on the hard one costs 1.8 / 2, on the soft one 0.2 / 2; the loss vanishes when the
+    prediction equals the truth."""
+    true = torch.tensor([[[0.0], [5.0]]], dtype=torch.float64)
+    full = torch.ones(1, 2, dtype=torch.bool)
+    w = L.pt_weights(torch.tensor([[9.0, 1.0]], dtype=torch.float64), full, 1.0).unsqueeze(1)
+    hard_off = torch.tensor([[[1.0], [5.0]]], dtype=torch.float64)
+    soft_off = torch.tensor([[[0.0], [6.0]]], dtype=torch.float64)
+    loss = {name: L.hungarian(L.squared_distances(p, true) * w, full, full)[0]
+            for name, p in {"hard": hard_off, "soft": soft_off, "same": true}.items()}  # fmt: skip
+    assert float(loss["hard"]) == pytest.approx(0.9)
+    assert float(loss["soft"]) == pytest.approx(0.1)
+    assert float(loss["same"]) == 0.0
+
+
+def test_model_loss_with_pt_weighting_trains_and_differs():
+    p4, mask, label = dense_jets(16, seed=5)
+    parts = {}
+    for share in (0.0, 1.0):
+        model = small_model(loss=LossConfig(particle_pt_weight=share))
+        torch.manual_seed(1)
+        out = model(p4.float(), mask, label)
+        out.total.backward()
+        parts[share] = float(out.parts["particle"])
+        assert all(p.grad is not None for p in model.decoder.parameters())
+    assert parts[0.0] != pytest.approx(parts[1.0])
+    with pytest.raises(ValueError, match="particle_pt_weight"):
+        LossConfig(particle_pt_weight=1.5)
+
+
+def test_shape_observables_on_a_hand_made_jet():
+    """Two equal-pT particles at eta = +-0.1, phi = 0 (and a padded slot far away)."""
+    eta = torch.tensor([[0.1, -0.1, 3.0]], dtype=torch.float64)
+    phi = torch.zeros(1, 3, dtype=torch.float64)
+    pt = torch.tensor([[1.0, 1.0, 7.0]], dtype=torch.float64)
+    mask = torch.tensor([[True, True, False]])
+    obs = dict(zip(L.SHAPE_OBSERVABLES, L.shape_observables(eta, phi, pt, mask, eps=0.0)[0]))
+    assert float(obs["m20"]) == pytest.approx(0.01)
+    assert all(float(obs[k]) == pytest.approx(0.0) for k in ("m11", "m02", "m30", "m21", "m03"))
+    assert float(obs["width"]) == pytest.approx(0.1)
+    assert float(obs["eec_log_dr"]) == pytest.approx(math.log(0.2))
+
+
+def test_shape_loss_vanishes_on_the_truth_and_sees_a_rotated_jet():
+    p4, mask, _ = dense_jets(8, seed=6)
+    pt = torch.hypot(p4[..., 1], p4[..., 2]).clamp_min(1e-9)
+    eta, phi = torch.asinh(p4[..., 3] / pt), torch.atan2(p4[..., 2], p4[..., 1])
+    true = L.shape_observables(eta, phi, pt, mask)
+    assert float(L.shape_loss(true, true).abs().max()) == 0.0
+    rotated = L.shape_observables(phi, -eta, pt, mask)  # the same jet turned by 90 degrees
+    assert float(L.shape_loss(rotated, true).mean()) > 0.1
+    # invariant under a common shift of all angles (moments about the pT centroid)
+    assert torch.allclose(L.shape_observables(eta + 0.3, phi - 0.2, pt, mask), true, atol=1e-9)
+
+
+def test_model_shape_loss_part_is_reported_and_trains():
+    p4, mask, label = dense_jets(16, seed=7)
+    model = small_model(loss=LossConfig(shape=1.0))
+    out = model(p4.float(), mask, label)
+    assert float(out.parts["shape"]) > 0
+    out.total.backward()
+    assert all(p.grad is not None for p in model.decoder.parameters())
+    assert "shape" not in small_model()(p4.float(), mask, label).parts

@@ -48,6 +48,10 @@ class ModelConfig:
     lift_channels: int = 8
     #: vector channels of the decoder's gated readout
     readout_channels: int = 4
+    #: initial standard deviation of the decoder's learned slot embeddings, which are added to
+    #: the (latent, label) condition of every slot: large values let the fixed slot template
+    #: drown the condition, so that decoded jets hardly depend on the latent
+    slot_init_std: float = 1.0
     gradient_checkpointing: bool = False
     #: Gaussian components per class of the generation prior fitted after training
     prior_components: int = 8
@@ -61,7 +65,7 @@ class ModelConfig:
                     f"references: unknown vector {name!r} (known: {', '.join(REFERENCE_VECTORS)})"
                 )
         for name in ("n_particles", "n_labels", "latent_dim", "label_dim", "hidden",
-                     "prior_components"):  # fmt: skip
+                     "prior_components", "slot_init_std"):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
 
@@ -74,6 +78,9 @@ class LossConfig:
     #: training time it gave 2-5x lower W1P than ``chamfer``, whose many-to-one nearest
     #: assignment also makes the edge and hyperedge losses compare degenerate pairs
     set_loss: Literal["chamfer", "hungarian", "sinkhorn"] = "hungarian"
+    #: share of the pT weighting of true particles in the set loss (0: every particle weighs
+    #: the same; 1: by pT fraction, see hepvae.model.losses.pt_weights)
+    particle_pt_weight: float = 0.0
     sinkhorn_epsilon: float = 0.05
     sinkhorn_iterations: int = 30
     particle: float = 1.0
@@ -81,6 +88,9 @@ class LossConfig:
     hyperedge: float = 0.05
     #: jet (log pT, log mass, rapidity, azimuth) of the decoded constituents' sum
     jet: float = 1.0
+    #: pT-weighted jet-shape observables: angular moments, width, the EEC's mean ln dR
+    #: (hepvae.model.losses.shape_observables)
+    shape: float = 0.0
     #: the jet-feature head's (log pT, log mass)
     jet_head: float = 0.5
     #: cross-entropy of the multiplicity head
@@ -95,3 +105,7 @@ class LossConfig:
     straight_through_scale: float = 0.05
     #: probability per batch that the decoder gets the true multiplicity (straight-through)
     teacher_forcing: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.particle_pt_weight <= 1.0:
+            raise ValueError("particle_pt_weight must be in [0, 1]")

@@ -35,7 +35,7 @@ class Decoder(nn.Module):
         self.n_refs = n_refs
         self.lift_channels = c.lift_channels
         self.cond = MLP(cond_dim, c.hidden, c.hidden)
-        self.slots = nn.Parameter(torch.randn(c.n_particles, c.hidden))
+        self.slots = nn.Parameter(c.slot_init_std * torch.randn(c.n_particles, c.hidden))
         self.lift = nn.Linear(c.hidden, c.lift_channels * n_refs)
         self.net = EquivariantTransformer(
             c.decoder.kind,

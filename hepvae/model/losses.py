@@ -98,6 +98,20 @@ def sinkhorn(cost, pmask, tmask, epsilon: float = 0.05, iterations: int = 30):
     return loss, plan.argmax(1)
 
 
+def pt_weights(pt: torch.Tensor, mask: torch.Tensor, share: float) -> torch.Tensor:
+    """Per-particle weights [B, N] of a set loss: (1 - share) + share * n * z_j.
+
+    ``pt`` [B, N] (any unit), ``mask`` [B, N]; z_j = pT_j / sum_k pT_k over the n real particles
+    of the jet. The weights average to 1 over each jet's real particles (0 on padding), so
+    ``share = 0`` weighs every particle the same and ``share = 1`` weighs them by pT, which
+    lets the few hard particles that make a jet's prongs count as much as its many soft ones.
+    """
+    w = mask.to(pt.dtype)
+    n = w.sum(-1, keepdim=True)
+    z = pt * w / (pt * w).sum(-1, keepdim=True).clamp_min(torch.finfo(pt.dtype).tiny)
+    return ((1.0 - share) + share * n * z) * w
+
+
 def set_loss(kind: str, cost, pmask, tmask, epsilon: float = 0.05, iterations: int = 30):
     """Dispatch to ``chamfer``, ``hungarian`` or ``sinkhorn``."""
     if kind == "chamfer":
@@ -112,6 +126,42 @@ def set_loss(kind: str, cost, pmask, tmask, epsilon: float = 0.05, iterations: i
 def feature_loss(pred: torch.Tensor, true: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean squared difference [B] of features [B, K, F] over the entries where ``mask``."""
     return _masked_mean(((pred - true) ** 2).mean(-1), mask)
+
+
+#: the per-jet observables of :func:`shape_observables`
+SHAPE_OBSERVABLES = ("m20", "m11", "m02", "m30", "m21", "m12", "m03", "width", "eec_log_dr")
+
+
+def shape_observables(
+    eta: torch.Tensor, phi: torch.Tensor, pt: torch.Tensor, mask: torch.Tensor, eps: float = 1e-4
+) -> torch.Tensor:
+    """pT-weighted jet-shape observables [B, 9] (SHAPE_OBSERVABLES) from eta, phi, pt [B, N].
+
+    With z_i = pT_i / sum pT and angles taken from the pT-weighted centroid: the second and
+    third angular moments sum_i z_i eta^a phi^b (a + b = 2, 3; they fix the orientation and
+    layout of the prongs), the width sum_i z_i dR_i, and the EEC's mean
+    sum_{i != j} z_i z_j ln dR_ij / sum_{i != j} z_i z_j (the collinear structure). ``eps``
+    (rad) softens dR so that the gradient stays finite for coincident particles.
+    """
+    w = mask.to(pt.dtype)
+    z = pt * w / (pt * w).sum(-1, keepdim=True).clamp_min(torch.finfo(pt.dtype).tiny)
+    de = eta - (z * eta).sum(-1, keepdim=True)
+    dp = phi - (z * phi).sum(-1, keepdim=True)
+    moments = [(z * de**a * dp ** (n - a)).sum(-1) for n in (2, 3) for a in range(n, -1, -1)]
+    width = (z * torch.sqrt(de**2 + dp**2 + eps**2)).sum(-1)
+    dr2 = (de[:, :, None] - de[:, None, :]) ** 2 + (dp[:, :, None] - dp[:, None, :]) ** 2
+    eye = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
+    pair = z[:, :, None] * z[:, None, :] * (1.0 - eye)
+    log_dr = 0.5 * torch.log(dr2 + eps**2 + eye)  # the diagonal (weight 0) stays finite
+    eec = (pair * log_dr).sum((1, 2)) / pair.sum((1, 2)).clamp_min(torch.finfo(pt.dtype).tiny)
+    return torch.stack([*moments, width, eec], dim=-1)
+
+
+def shape_loss(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference [B] of :func:`shape_observables`, each in units of its spread
+    over the batch's true jets (detached)."""
+    scale = true.detach().std(0, keepdim=True).clamp_min(1e-6) if len(true) > 1 else 1.0
+    return (((pred - true) / scale) ** 2).mean(-1)
 
 
 def kl_divergence(mu, logvar, free_bits: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:

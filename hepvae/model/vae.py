@@ -182,9 +182,14 @@ class HyperVAE(nn.Module):
         """Particle, edge, hyperedge, jet and jet-head losses (batch means)."""
         cfg = self.loss_config
         pmask = out.weights.detach() > 0.5
-        pred_coords = self._standardize(F.loss_coordinates(out.p4c), "coord")
-        true_coords = self._standardize(F.loss_coordinates(x.p4c), "coord")
+        pred_raw, true_raw = F.loss_coordinates(out.p4c), F.loss_coordinates(x.p4c)
+        pred_coords = self._standardize(pred_raw, "coord")
+        true_coords = self._standardize(true_raw, "coord")
         cost = L.squared_distances(pred_coords, true_coords)
+        pred_pt_i, true_pt_i = pt_of(out.p4c, F.PT_FLOOR), pt_of(x.p4c, F.PT_FLOOR)
+        if cfg.particle_pt_weight > 0:
+            weights = L.pt_weights(true_pt_i, x.mask, cfg.particle_pt_weight)
+            cost = cost * weights.unsqueeze(1)
         particle, assign = L.set_loss(
             cfg.set_loss, cost, pmask, x.mask, cfg.sinkhorn_epsilon, cfg.sinkhorn_iterations
         )
@@ -205,6 +210,10 @@ class HyperVAE(nn.Module):
         frame = torch.stack([rapidity(pred_jet), azimuth(pred_jet)], -1) / self.coord_std[:2]
         parts["jet"] = ((pred - target) ** 2).sum(-1).mean() + (frame**2).sum(-1).mean()
         parts["jet_head"] = ((out.jet_head - target) ** 2).sum(-1).mean()
+        if cfg.shape > 0:
+            pred_shape = L.shape_observables(pred_raw[..., 0], pred_raw[..., 1], pred_pt_i, pmask)
+            true_shape = L.shape_observables(true_raw[..., 0], true_raw[..., 1], true_pt_i, x.mask)
+            parts["shape"] = L.shape_loss(pred_shape, true_shape).mean()
         return parts
 
     # --- inference ----------------------------------------------------------------------
