@@ -40,8 +40,9 @@ def sampler_metadata(model: LoadedModel, graph: SamplerGraph) -> dict[str, str]:
         FORMAT_KEY: FORMAT,
         "inputs": {
             "noise": f"float32 [B, {graph.noise_dim}] standard normal; columns 0..{graph.latent_dim - 1}"
-            " are the latent (scaled by the temperature in the graph), the last 3 drive the"
-            " multiplicity, jet rapidity and jet azimuth",
+            " are the latent (scaled by the temperature in the graph), the next 4 pick the prior"
+            " component, multiplicity, jet rapidity and jet azimuth, the last 5 drive the full"
+            " jet and the multiplicity before truncation",
             "label": "int64 [B] jet type, JetNet coding",
             "temperature": "float32 [B] or [1], > 0; scales the prior's spread",
         },
@@ -50,7 +51,10 @@ def sampler_metadata(model: LoadedModel, graph: SamplerGraph) -> dict[str, str]:
             "real ones first, empty slots zero",
             "mask": "bool [B, N] real constituent slots",
             "multiplicity": "int64 [B] number of constituents",
-            "jet": "float32 [B, 4] (pt, eta, phi, mass) of the constituents' sum",
+            "jet": "float32 [B, 4] (pt, eta, phi, mass) of the full jet (Jet_*: the "
+            "constituents and what lies beyond the N slots)",
+            "nparticles": "int64 [B] multiplicity before truncation (Jet_nparticles), "
+            ">= multiplicity",
         },
         "p4_fields": list(P4_FIELDS),
         "jet_fields": list(JET_FIELDS),
@@ -128,7 +132,7 @@ def check_export(graph: SamplerGraph, path: Path, batch: int = 64) -> float:
     sampler = Sampler(path)
     noise, label, temperature = example_inputs(graph, batch, seed=1)
     with torch.no_grad():
-        p4, _, multiplicity, _ = (t.numpy() for t in graph(noise, label, temperature))
+        p4, _, multiplicity, _, _ = (t.numpy() for t in graph(noise, label, temperature))
     out = sampler.run(noise.numpy(), label.numpy(), temperature.numpy())
     if not np.array_equal(multiplicity, out["multiplicity"]):
         return float("inf")
