@@ -10,7 +10,8 @@ stored constituents by the five REST_TARGETS
 
 with rapidities y. The first four are invariant under rotations about the beam and boosts
 along it, so they are the same in the lab and in the sum's canonical frame; the masses are
-floored at ``MASS_FLOOR * pT_sum``. :func:`rest_targets` computes them, :func:`apply_rest`
+floored at ``MASS_FLOOR * pT_sum``, and the sum's mass is that of its constituents taken as
+massless (the decoder emits massless constituents; :func:`sum_coordinates`). :func:`rest_targets` computes them, :func:`apply_rest`
 inverts them. :class:`RestHead` predicts a diagonal Gaussian for the targets divided by
 ``REST_SCALE`` (so that its outputs are of order one), trained by its negative
 log-likelihood (:func:`gaussian_nll`); at sampling, standard-normal noise feeds it.
@@ -22,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from hepvae.model.layers import MLP
-from hepvae.physics.kinematics import azimuth, invariant_mass, pt_of, rapidity, wrap_angle
+from hepvae.physics.kinematics import azimuth, pt_of, rapidity, wrap_angle
 
 REST_TARGETS = ("log_pt_ratio", "delta_y", "delta_phi", "log_mass_ratio", "log1p_extra")
 REST_DIM = len(REST_TARGETS)
@@ -34,43 +35,67 @@ MASS_FLOOR = 1e-6
 LOGVAR_RANGE = (-12.0, 6.0)
 
 
-def rest_targets(total: Tensor, full: Tensor, nparticles: Tensor, stored: Tensor) -> Tensor:
-    """REST_TARGETS [B, 5] of full jets ``full`` [B, 4] relative to the constituent sums
-    ``total`` [B, 4] (both (E, px, py, pz) in one unit), from the multiplicity before
-    truncation ``nparticles`` [B] and the stored count ``stored`` [B] (a missing count,
-    nparticles < stored, gives 0 extra particles)."""
-    pt_sum = pt_of(total)
+def sum_coordinates(p4: Tensor, mask: Tensor) -> Tensor:
+    """(pT, rapidity, azimuth, mass) [B, 4] of the sum of constituents ``p4`` [B, N, 4]
+    (E, px, py, pz) with ``mask`` [B, N], in the unit of ``p4``.
+
+    The mass is that of the constituents taken as massless (E_i = |p_i|), computed without the
+    cancellation of E^2 - p^2: m^2 = A sum_i a_i |n_i - n|^2 with a_i = |p_i|, A = sum_i a_i,
+    unit vectors n_i and their a-weighted mean n. It stays accurate in float32 for collimated
+    jets, where E^2 - p^2 loses most digits.
+    """
+    weight = mask.unsqueeze(-1).to(p4.dtype)
+    momentum = p4[..., 1:] * weight
+    a = momentum.norm(dim=-1)
+    n = momentum / a.clamp_min(1e-30).unsqueeze(-1)
+    total_a = a.sum(-1)
+    mean_n = (a.unsqueeze(-1) * n).sum(-2) / total_a.clamp_min(1e-30).unsqueeze(-1)
+    spread = (a * ((n - mean_n.unsqueeze(-2)) ** 2).sum(-1)).sum(-1)
+    mass = torch.sqrt(total_a * spread)
+    total = (p4 * weight).sum(-2)
+    return torch.stack([pt_of(total), rapidity(total), azimuth(total), mass], dim=-1)
+
+
+def _rapidity(pt: Tensor, eta: Tensor, mass: Tensor) -> Tensor:
+    return torch.asinh(pt * torch.sinh(eta) / torch.sqrt(pt * pt + mass * mass))
+
+
+def _pseudorapidity(pt: Tensor, y: Tensor, mass: Tensor) -> Tensor:
+    return torch.asinh(torch.sqrt(pt * pt + mass * mass) * torch.sinh(y) / pt)
+
+
+def rest_targets(p4: Tensor, mask: Tensor, full: Tensor, nparticles: Tensor) -> Tensor:
+    """REST_TARGETS [B, 5] of full jets ``full`` [B, 4] (pT, eta, phi, mass) relative to the
+    sum of their stored constituents ``p4`` [B, N, 4] (E, px, py, pz; same unit) with
+    ``mask`` [B, N], given the multiplicity before truncation ``nparticles`` [B] (a count
+    below the stored one gives 0 extra particles)."""
+    pt_sum, y_sum, phi_sum, m_sum = sum_coordinates(p4, mask).unbind(-1)
+    pt, eta, phi, mass = full.unbind(-1)
     floor = MASS_FLOOR * pt_sum
-    extra = (nparticles - stored).clamp_min(0).to(total.dtype)
+    extra = (nparticles - mask.sum(-1)).clamp_min(0).to(p4.dtype)
     return torch.stack(
         [
-            torch.log(pt_of(full) / pt_sum),
-            rapidity(full) - rapidity(total),
-            wrap_angle(azimuth(full) - azimuth(total)),
-            torch.log(
-                invariant_mass(full).clamp_min(floor) / invariant_mass(total).clamp_min(floor)
-            ),
+            torch.log(pt / pt_sum),
+            _rapidity(pt, eta, mass) - y_sum,
+            wrap_angle(phi - phi_sum),
+            torch.log(mass.clamp_min(floor) / m_sum.clamp_min(floor)),
             torch.log1p(extra),
         ],
         dim=-1,
     )
 
 
-def apply_rest(total: Tensor, rest: Tensor, stored: Tensor) -> tuple[Tensor, Tensor]:
-    """Invert :func:`rest_targets`: constituent sums ``total`` [B, 4] (E, px, py, pz), targets
-    ``rest`` [B, 5] and stored counts [B] -> (full jets [B, 4] (E, px, py, pz) in the unit of
-    ``total``, multiplicity before truncation [B] int64, at least ``stored``)."""
-    pt_sum = pt_of(total)
+def apply_rest(p4: Tensor, mask: Tensor, rest: Tensor) -> tuple[Tensor, Tensor]:
+    """Invert :func:`rest_targets`: constituents ``p4`` [B, N, 4], ``mask`` [B, N] and targets
+    ``rest`` [B, 5] -> (full jets [B, 4] (pT, eta, phi in [-pi, pi), mass) in the unit of
+    ``p4``, multiplicity before truncation [B] int64, at least the stored count)."""
+    pt_sum, y_sum, phi_sum, m_sum = sum_coordinates(p4, mask).unbind(-1)
     pt = pt_sum * torch.exp(rest[:, 0])
-    y = rapidity(total) + rest[:, 1]
-    phi = azimuth(total) + rest[:, 2]
-    mass = invariant_mass(total).clamp_min(MASS_FLOOR * pt_sum) * torch.exp(rest[:, 3])
-    mt = torch.sqrt(pt * pt + mass * mass)
-    full = torch.stack(
-        [mt * torch.cosh(y), pt * torch.cos(phi), pt * torch.sin(phi), mt * torch.sinh(y)], -1
-    )
+    mass = m_sum.clamp_min(MASS_FLOOR * pt_sum) * torch.exp(rest[:, 3])
+    eta = _pseudorapidity(pt, y_sum + rest[:, 1], mass)
+    full = torch.stack([pt, eta, wrap_angle(phi_sum + rest[:, 2]), mass], dim=-1)
     extra = torch.round(torch.expm1(rest[:, 4]).clamp_min(0.0)).to(torch.long)
-    return full, stored.to(torch.long) + extra
+    return full, mask.sum(-1).to(torch.long) + extra
 
 
 class RestHead(nn.Module):

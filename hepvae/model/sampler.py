@@ -12,7 +12,7 @@ rest head's Gaussian (:mod:`hepvae.model.rest`):
 - jet rapidity by the per-class quantile table of the training data, azimuth uniform;
 - the full jet and the multiplicity before truncation relative to the decoded constituents'
   sum: rest targets = mean + T * sigma * noise of the rest head, inverted by
-  :func:`hepvae.model.rest.apply_rest` in the sum's canonical frame.
+  :func:`hepvae.model.rest.apply_rest` on the lab-frame constituents.
 Outputs: ``p4`` [B, N, 4] (E, px, py, pz) in GeV with zeros in empty slots, ``mask`` [B, N]
 bool, ``jet`` [B, 4] = (pT [GeV], eta, phi, mass [GeV]) of the full jet (the constituents
 plus what lies beyond the N slots), ``nparticles`` [B] int64 multiplicity before truncation
@@ -29,7 +29,7 @@ from torch import nn
 from hepvae.model.multiplicity import count_fraction, sample_counts
 from hepvae.model.prior import sample_prior
 from hepvae.model.rest import REST_DIM, apply_rest
-from hepvae.physics.kinematics import from_canonical, jet_momentum, pt_eta_phi_m
+from hepvae.physics.kinematics import from_canonical, jet_momentum
 
 
 class JetSampler(nn.Module):
@@ -70,12 +70,11 @@ class JetSampler(nn.Module):
         y = _interpolate(vae.rapidity_quantiles[label], u[:, 2])
         phi = math.pi * (2.0 * u[:, 3] - 1.0)
         p4 = from_canonical(out.p4c, y, phi) * vae.p4_scale * mask.unsqueeze(-1).to(noise.dtype)
-        total_c = jet_momentum(out.p4c, mask)
-        inputs = vae.rest_inputs(cond, total_c, count_fraction(one_hot))
+        inputs = vae.rest_inputs(cond, jet_momentum(out.p4c, mask), count_fraction(one_hot))
         rest = vae.rest_head.draw(inputs, noise[:, latent + 4 :], temp)
-        full_c, nparticles = apply_rest(total_c, rest, counts)
-        full = from_canonical(full_c.unsqueeze(1), y, phi).squeeze(1) * vae.p4_scale
-        return p4, mask, pt_eta_phi_m(full), nparticles
+        # the rest targets are boost and rotation invariant: apply them to the lab constituents
+        full, nparticles = apply_rest(p4, mask, rest)
+        return p4, mask, full, nparticles
 
 
 def _interpolate(quantiles: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

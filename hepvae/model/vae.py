@@ -26,7 +26,6 @@ from hepvae.model.prior import fit_mixture, standard_prior
 from hepvae.model.rest import RestHead, gaussian_nll, rest_targets
 from hepvae.physics.kinematics import (
     azimuth,
-    four_momenta,
     from_canonical,
     pt_of,
     rapidity,
@@ -186,7 +185,8 @@ class HyperVAE(nn.Module):
             parts = self.reconstruction_losses(x, out)
             parts["multiplicity"] = TF.cross_entropy(logits, counts - 1)
             kl, kl_raw = L.kl_divergence(mu, logvar, cfg.free_bits)
-            parts["rest"] = self.rest_loss(x, out, self.condition(z, label), jet, nparticles)
+            cond = self.condition(z, label)
+            parts["rest"] = self.rest_loss(p4, x, out, cond, jet, nparticles)
         parts["kl"] = kl
         total = sum(getattr(cfg, name) * value for name, value in parts.items() if name != "kl")
         total = total + kl_weight * kl
@@ -223,7 +223,7 @@ class HyperVAE(nn.Module):
         parts["jet_head"] = ((out.jet_head - target) ** 2).sum(-1).mean()
         return parts
 
-    def rest_loss(self, x: Prepared, out: Decoded, cond, jet, nparticles) -> torch.Tensor:
+    def rest_loss(self, p4, x: Prepared, out: Decoded, cond, jet, nparticles) -> torch.Tensor:
         """Gaussian negative log-likelihood of the rest head (mean over jets with a finite
         full jet of positive pT); zero, with the head still in the graph, without targets."""
         total_c = (out.p4c * out.weights.unsqueeze(-1)).sum(1).detach()
@@ -232,8 +232,7 @@ class HyperVAE(nn.Module):
         if jet is None or nparticles is None:
             return 0.0 * (mean.sum() + logvar.sum())
         jet = jet.to(self.p4_scale)
-        full = four_momenta(*jet.unbind(-1)) / self.p4_scale
-        target = rest_targets(x.jet, full, nparticles, x.mask.sum(1))
+        target = rest_targets(p4.to(jet), x.mask, jet, nparticles)
         good = torch.isfinite(target).all(-1) & (jet[:, 0] > 0)
         target = torch.where(good.unsqueeze(-1), target, torch.zeros_like(target))
         nll = gaussian_nll(target, mean, logvar, self.rest_head.scale.to(target))
