@@ -27,11 +27,20 @@ def checkpoint(tmp_path_factory):
     return tiny_checkpoint(tmp_path_factory)
 
 
+def assert_same_counts(a: np.ndarray, b: np.ndarray) -> None:
+    """Multiplicities before truncation from two backends: round(exp(x)) of float32 values may
+    differ by one where exp(x) lies within rounding of a half; small counts must agree."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    assert a.shape == b.shape and np.all(np.abs(a - b) <= 1)
+    small = np.minimum(a, b) < 100
+    np.testing.assert_array_equal(a[small], b[small])
+
+
 def assert_same_jets(a: ak.Array, b: ak.Array, rtol: float = 1e-5) -> None:
     assert len(a) == len(b)
     np.testing.assert_array_equal(ak.to_numpy(a.event), ak.to_numpy(b.event))
     np.testing.assert_array_equal(ak.to_numpy(a.Jet.label), ak.to_numpy(b.Jet.label))
-    np.testing.assert_array_equal(ak.to_numpy(a.Jet.nparticles), ak.to_numpy(b.Jet.nparticles))
+    assert_same_counts(ak.to_numpy(a.Jet.nparticles), ak.to_numpy(b.Jet.nparticles))
     for coll in ("Jet", "Part"):
         for field in ("px", "py", "pz", "E"):
             x = ak.to_numpy(ak.flatten(getattr(a[coll], field), axis=None))

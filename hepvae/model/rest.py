@@ -19,6 +19,8 @@ log-likelihood (:func:`gaussian_nll`); at sampling, standard-normal noise feeds 
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -32,7 +34,9 @@ REST_SCALE = (0.1, 0.02, 0.02, 0.1, 1.0)
 #: masses below this fraction of the constituent sum's pT count as this value
 MASS_FLOOR = 1e-6
 #: range of the predicted log-variances (in scaled units)
-LOGVAR_RANGE = (-12.0, 6.0)
+LOGVAR_RANGE = (-12.0, 2.0)
+#: most particles a generated jet may have beyond its stored ones (keeps counts finite)
+MAX_EXTRA = 100_000
 
 
 def sum_coordinates(p4: Tensor, mask: Tensor) -> Tensor:
@@ -88,13 +92,15 @@ def rest_targets(p4: Tensor, mask: Tensor, full: Tensor, nparticles: Tensor) -> 
 def apply_rest(p4: Tensor, mask: Tensor, rest: Tensor) -> tuple[Tensor, Tensor]:
     """Invert :func:`rest_targets`: constituents ``p4`` [B, N, 4], ``mask`` [B, N] and targets
     ``rest`` [B, 5] -> (full jets [B, 4] (pT, eta, phi in [-pi, pi), mass) in the unit of
-    ``p4``, multiplicity before truncation [B] int64, at least the stored count)."""
+    ``p4``, multiplicity before truncation [B] int64, at least the stored count and at most
+    ``MAX_EXTRA`` more)."""
     pt_sum, y_sum, phi_sum, m_sum = sum_coordinates(p4, mask).unbind(-1)
     pt = pt_sum * torch.exp(rest[:, 0])
     mass = m_sum.clamp_min(MASS_FLOOR * pt_sum) * torch.exp(rest[:, 3])
     eta = _pseudorapidity(pt, y_sum + rest[:, 1], mass)
     full = torch.stack([pt, eta, wrap_angle(phi_sum + rest[:, 2]), mass], dim=-1)
-    extra = torch.round(torch.expm1(rest[:, 4]).clamp_min(0.0)).to(torch.long)
+    log_extra = rest[:, 4].clamp(0.0, math.log1p(MAX_EXTRA))
+    extra = torch.round(torch.expm1(log_extra)).to(torch.long)
     return full, mask.sum(-1).to(torch.long) + extra
 
 
