@@ -228,7 +228,7 @@ class HyperVAE(nn.Module):
         full jet of positive pT); zero, with the head still in the graph, without targets."""
         total_c = (out.p4c * out.weights.unsqueeze(-1)).sum(1).detach()
         fraction = out.weights.detach().sum(1) / self.config.n_particles
-        mean, logvar = self.rest_head(self.rest_inputs(cond, total_c, fraction).to(self.p4_scale))
+        mean, logvar = self.rest_head(self.rest_inputs(cond, total_c, fraction))
         if jet is None or nparticles is None:
             return 0.0 * (mean.sum() + logvar.sum())
         jet = jet.to(self.p4_scale)
@@ -294,8 +294,9 @@ class HyperVAE(nn.Module):
     ):
         """Sample ``n`` jets: (p4 [n, N, 4] GeV, mask [n, N] bool, jet [n, 4] (pT GeV, eta,
         phi, mass GeV) of the full jet, nparticles [n] int64 multiplicity before truncation,
-        at least the mask's count). ``temperature`` scales the prior's spread (and sharpens the multiplicity
-        distribution as 1/T on its logits); ``generator`` makes it reproducible (CPU noise).
+        at least the mask's count). ``temperature`` scales the prior's and the rest head's
+        spread (and sharpens the multiplicity distribution as 1/T on its logits);
+        ``generator`` makes it reproducible (CPU noise).
         See :class:`hepvae.model.sampler.JetSampler` for the exact recipe."""
         from hepvae.model.sampler import JetSampler
 
