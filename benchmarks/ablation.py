@@ -203,8 +203,10 @@ def variant_samples(
         out[jet_type] = {"reconstructed": to_jetnet(rec, jet_axis=jet_axis)}
         for temperature in temperatures:
             generator = torch.Generator().manual_seed(seed + label)
-            p4, mask, _ = model.sample(n, label, temperature, generator)
-            gen = padded_to_jets(p4.numpy(), mask.sum(1).numpy(), labels)
+            p4, mask, jet, count = model.sample(n, label, temperature, generator)
+            gen = padded_to_jets(
+                p4.numpy(), mask.sum(1).numpy(), labels, 0, jet.numpy(), count.numpy()
+            )
             name = "generated" if temperature == 1.0 else f"generated T={temperature:g}"
             out[jet_type][name] = to_jetnet(gen, jet_axis=jet_axis)
     return out

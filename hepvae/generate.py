@@ -144,8 +144,9 @@ def generate_shard(task: ShardTask, advance: Callable[[int], None] | None = None
             b = min(a + task.batch_size, task.stop)
             noise = torch.from_numpy(noise_range(task.seed, a, b, graph.noise_dim)).to(device)
             labels = label_range(a, b, task.labels)
-            p4, _, multiplicity, _ = graph(noise, torch.from_numpy(labels).to(device), temperature)
-            writer.write(padded_to_jets(p4.cpu().numpy(), multiplicity.cpu().numpy(), labels, a))
+            out = graph(noise, torch.from_numpy(labels).to(device), temperature)
+            p4, _, multiplicity, jet, nparticles = (t.cpu().numpy() for t in out)
+            writer.write(padded_to_jets(p4, multiplicity, labels, a, jet, nparticles))
             if advance is not None:
                 advance(b - a)
     return writer.n_jets

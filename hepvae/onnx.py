@@ -109,8 +109,9 @@ class Sampler:
         """Run the graph once: noise [B, noise_dim], label [B], temperature [B] or scalar.
 
         Returns the raw outputs ``p4`` [B, N, 4] (E, px, py, pz; GeV), ``mask`` [B, N],
-        ``multiplicity`` [B] and ``jet`` [B, 4] (pt, eta, phi, mass; GeV). The graph runs on
-        ``chunk`` jets at a time.
+        ``multiplicity`` [B], ``jet`` [B, 4] (pt, eta, phi, mass; GeV) of the full jet and
+        ``nparticles`` [B], the multiplicity before truncation. The graph runs on ``chunk`` jets
+        at a time.
         """
         noise = np.ascontiguousarray(noise, dtype=np.float32)
         label = np.ascontiguousarray(label, dtype=np.int64)
@@ -144,7 +145,9 @@ class Sampler:
             b = min(a + batch_size, start + n)
             label = label_range(a, b, labels)
             out = self.run(noise_range(seed, a, b, self.noise_dim), label, temperature)
-            yield padded_to_jets(out["p4"], out["multiplicity"], label, first_event=a)
+            yield padded_to_jets(
+                out["p4"], out["multiplicity"], label, a, out["jet"], out["nparticles"]
+            )
 
     def sample(
         self,

@@ -108,13 +108,18 @@ def padded_to_jets(
     multiplicity: np.ndarray,
     labels: np.ndarray,
     first_event: int = 0,
+    jet: np.ndarray | None = None,
+    nparticles: np.ndarray | None = None,
 ) -> ak.Array:
     """Jets in the in-memory schema from padded sampler outputs.
 
     ``p4`` [B, N, 4] holds (E, px, py, pz) in GeV with the real constituents in the first
     ``multiplicity`` [B] slots (the samplers sort by descending pT); the other slots are
     dropped. Constituents are stored massless, as the model emits them (E = |p|), sorted by
-    descending pT; the jet four-momentum is their sum (float64). Event numbers start at
+    descending pT. ``jet`` [B, 4] (pt [GeV], eta, phi, mass [GeV]) is the full jet and
+    ``nparticles`` [B] the multiplicity before truncation, as the samplers emit them; without
+    them the jet is the constituents' sum (float64) and ``nparticles`` the stored count.
+    ``nparticles`` is raised to at least the stored count. Event numbers start at
     ``first_event``.
     """
     p4 = np.asarray(p4, dtype=np.float64)
@@ -128,17 +133,20 @@ def padded_to_jets(
         counts,
     )
     parts = parts[ak.argsort(parts.pt, axis=1, ascending=False)]
-    jet = jet_coordinates(parts)
+    if jet is None:
+        total = jet_coordinates(parts)
+        jet_fields = [total[name] for name in ("pt", "eta", "phi", "mass")]
+    else:
+        jet = np.asarray(jet, dtype=np.float64)
+        jet_fields = [jet[:, 0], jet[:, 1], wrap_phi(jet[:, 2]), jet[:, 3]]
+    full_count = counts if nparticles is None else np.maximum(nparticles, counts)
     n = len(counts)
     return make_jets(
-        jet["pt"],
-        jet["eta"],
-        jet["phi"],
-        jet["mass"],
+        *jet_fields,
         np.asarray(labels, dtype=np.int32),
         parts.pt,
         parts.eta,
         wrap_phi(parts.phi),
-        nparticles=counts,
+        nparticles=full_count,
         event=np.arange(first_event, first_event + n, dtype=np.uint64),
     )

@@ -24,7 +24,7 @@ from hepvae.generate import generate, load_generator
 from hepvae.onnx import Sampler
 from hepvae.sampling import noise_range
 from tests.sampler_fixtures import N_PARTICLES, tiny_checkpoint, tiny_export
-from tests.test_generate import assert_same_jets, run_cli
+from tests.test_generate import assert_same_counts, assert_same_jets, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +48,9 @@ def test_export_is_one_self_contained_file_with_metadata(onnx_file, checkpoint):
     inputs = {i.name: i for i in model.graph.input}
     assert list(inputs) == ["noise", "label", "temperature"]
     assert inputs["noise"].type.tensor_type.shape.dim[0].dim_param  # dynamic batch
-    assert [o.name for o in model.graph.output] == ["p4", "mask", "multiplicity", "jet"]
+    assert [o.name for o in model.graph.output] == [
+        "p4", "mask", "multiplicity", "jet", "nparticles"
+    ]  # fmt: skip
     props = {p.key: p.value for p in model.metadata_props}
     loaded = load_generator(checkpoint)
     assert json.loads(props["labels"]) == {"g": 0, "q": 1, "t": 2, "w": 3, "z": 4}
@@ -56,7 +58,8 @@ def test_export_is_one_self_contained_file_with_metadata(onnx_file, checkpoint):
     assert json.loads(props["p4_fields"]) == ["E", "px", "py", "pz"]
     assert json.loads(props["units"])["E"] == "GeV"
     assert int(props["max_particles"]) == N_PARTICLES
-    assert int(props["noise_dim"]) == int(props["latent_dim"]) + 4
+    assert int(props["noise_dim"]) == int(props["latent_dim"]) + 4 + 5
+    assert "before truncation" in json.loads(props["outputs"])["nparticles"]
     assert json.loads(props["normalization"])["p4_scale"] == loaded.normalization["p4_scale"]
     assert props["config_hash"] == loaded.config_hash
     assert {"hepvae", "torch", "onnx"} <= set(json.loads(props["versions"]))
@@ -82,8 +85,10 @@ def test_torch_and_onnxruntime_agree(onnx_file, checkpoint, batch, per_jet_tempe
     np.testing.assert_array_equal(ref[2], out["multiplicity"])
     np.testing.assert_array_equal(ref[1], out["mask"])
     assert p4_deviation(ref[0], out["p4"]) <= 1e-4
-    # jet (pt, eta, phi, mass) of the summed four-momenta
-    np.testing.assert_allclose(out["jet"][:, :3], ref[3][:, :3], rtol=1e-4, atol=1e-4)
+    # the full jet (pt, eta, phi, mass) and the multiplicity before truncation
+    np.testing.assert_allclose(out["jet"], ref[3], rtol=1e-4, atol=1e-4)
+    assert_same_counts(out["nparticles"], ref[4])
+    assert (out["nparticles"] >= out["multiplicity"]).all()
     assert out["p4"].shape == (batch, N_PARTICLES, 4)
 
 
@@ -326,6 +331,11 @@ def test_cpp_sampler_matches_python(onnx_file, tmp_path):
     expected = np.concatenate([ref["p4"][j, : counts[j]] for j in range(30)])
     got = np.stack([rows["E"], rows["px"], rows["py"], rows["pz"]], axis=1)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    # per-constituent rows repeat their jet's full four-momentum and nparticles
+    jet_rows = np.repeat(np.arange(30), counts)
+    full = np.stack([rows[f"jet_{k}"] for k in ("pt", "eta", "phi", "mass")], axis=1)
+    np.testing.assert_allclose(full, ref["jet"][jet_rows], rtol=1e-5, atol=1e-5)
+    assert_same_counts(rows["nparticles"], ref["nparticles"][jet_rows])
     # seeded mode and bad input
     seeded = subprocess.run(
         [str(program), "--model", str(onnx_file), "--type", "g", "--n", "50", "--seed", "1",

@@ -54,9 +54,9 @@ def test_fidelity_pipeline_writes_table_and_resumes(tmp_path, capsys):
     on_disk = json.loads((docs / "results.json").read_text())
     assert on_disk == first
     # one row per class and metric, the substructure W1s included, with model, truth, ratio
-    # and the targets; generated files carry no multiplicity before truncation: no nparticles
+    # and the targets; generated files carry the multiplicity before truncation: nparticles
     assert [(r["jet_type"], r["metric"]) for r in first["rows"]] == [
-        (t, m) for t in ("g", "q", "t") for m in METRICS[:-1]
+        (t, m) for t in ("g", "q", "t") for m in METRICS
     ]
     for row in first["rows"]:
         if row["metric"] != "w1mult":  # all 30 stored in both samples: 0 +- 0 may happen

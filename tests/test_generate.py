@@ -27,11 +27,20 @@ def checkpoint(tmp_path_factory):
     return tiny_checkpoint(tmp_path_factory)
 
 
+def assert_same_counts(a: np.ndarray, b: np.ndarray) -> None:
+    """Multiplicities before truncation from two backends: round(exp(x)) of float32 values may
+    differ by one where exp(x) lies within rounding of a half; small counts must agree."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    assert a.shape == b.shape and np.all(np.abs(a - b) <= 1)
+    small = np.minimum(a, b) < 100
+    np.testing.assert_array_equal(a[small], b[small])
+
+
 def assert_same_jets(a: ak.Array, b: ak.Array, rtol: float = 1e-5) -> None:
     assert len(a) == len(b)
     np.testing.assert_array_equal(ak.to_numpy(a.event), ak.to_numpy(b.event))
     np.testing.assert_array_equal(ak.to_numpy(a.Jet.label), ak.to_numpy(b.Jet.label))
-    np.testing.assert_array_equal(ak.to_numpy(a.Jet.nparticles), ak.to_numpy(b.Jet.nparticles))
+    assert_same_counts(ak.to_numpy(a.Jet.nparticles), ak.to_numpy(b.Jet.nparticles))
     for coll in ("Jet", "Part"):
         for field in ("px", "py", "pz", "E"):
             x = ak.to_numpy(ak.flatten(getattr(a[coll], field), axis=None))
@@ -78,6 +87,14 @@ def test_padded_outputs_become_sorted_schema_jets():
     mass = np.sqrt(total[0] ** 2 - (total[1:] ** 2).sum())
     assert float(jets.Jet.mass[0]) == pytest.approx(mass, rel=1e-6)
     assert float(jets.Jet.pt[0]) == pytest.approx(np.hypot(3.0, 10.0), rel=1e-6)
+    assert jets.Jet.nparticles.tolist() == [2, 1]
+    # with the sampler's full jets and multiplicities before truncation (at least the count)
+    full = np.array([[20.0, 0.5, 3.5, 12.0], [1.0, -0.2, -3.0, 0.5]])
+    jets = padded_to_jets(p4, np.array([2, 1]), np.array([2, 0]), 0, full, np.array([40, 0]))
+    assert jets.Jet.nparticles.tolist() == [40, 1]
+    got = np.stack([ak.to_numpy(jets.Jet[k]) for k in ("pt", "eta", "phi", "mass")], axis=1)
+    full[0, 2] -= 2 * np.pi  # azimuths are wrapped to [-pi, pi)
+    np.testing.assert_allclose(got, full, rtol=1e-6)
 
 
 # --- generation with a trained checkpoint -----------------------------------------------------
@@ -96,14 +113,12 @@ def test_cli_writes_schema_jets_with_metadata_and_coffea_reads_them(checkpoint, 
     assert sorted(set(labels.tolist())) == sorted(LABELS[t] for t in TRAINED)
     assert np.bincount(labels)[LABELS["g"]] == np.bincount(labels)[LABELS["t"]] == 100
     counts = ak.to_numpy(ak.num(jets.Part, axis=1))
-    assert np.array_equal(counts, ak.to_numpy(jets.Jet.nparticles))
+    # Jet_* is the full jet, Jet_nparticles its multiplicity before truncation
+    assert np.all(ak.to_numpy(jets.Jet.nparticles) >= counts)
     assert counts.min() >= 1 and counts.max() <= N_PARTICLES
     assert ak.all(jets.Part.pt[:, :-1] >= jets.Part.pt[:, 1:])
     summed = sum_p4(jets.Part)
-    np.testing.assert_allclose(ak.to_numpy(summed.pt), ak.to_numpy(jets.Jet.pt), rtol=1e-4)
-    # float32 constituents: a one-constituent jet's summed mass is zero only up to rounding
-    mass = ak.to_numpy(summed.mass)
-    np.testing.assert_allclose(mass, ak.to_numpy(jets.Jet.mass), rtol=1e-3, atol=0.1)
+    assert not np.allclose(ak.to_numpy(summed.pt), ak.to_numpy(jets.Jet.pt), rtol=1e-3)
     meta = read_metadata(out)
     model = load_generator(checkpoint)
     assert meta["producer"] == "generate" and meta["seed"] == 5 and meta["temperature"] == 0.8
@@ -113,9 +128,7 @@ def test_cli_writes_schema_jets_with_metadata_and_coffea_reads_them(checkpoint, 
     # the same coffea code as for simulated jets (tests/test_nanoevents.py)
     events = open_events(out)
     assert len(events) == 200
-    np.testing.assert_allclose(
-        ak.to_numpy(events.Part.sum(axis=1).mass), ak.to_numpy(events.Jet.mass), rtol=1e-3, atol=0.1
-    )
+    np.testing.assert_allclose(ak.to_numpy(events.Jet.mass), ak.to_numpy(jets.Jet.mass))
     dr = ak.to_numpy(ak.flatten(events.Part.delta_r(events.Jet)))
     assert np.all(np.isfinite(dr))
 

@@ -84,7 +84,7 @@ def test_checkpoint_loads_with_weights_only_and_samples(tmp_path):
     assert Config().to_dict().keys() == state["config"].keys()
     model, config = load_model(result.last)
     assert config.model.n_particles == 12
-    p4, mask, jet = model.sample(8, 2, 1.0, torch.Generator().manual_seed(0))
+    p4, mask, jet, nparticles = model.sample(8, 2, 1.0, torch.Generator().manual_seed(0))
     assert p4.shape == (8, 12, 4) and torch.isfinite(p4).all()
     assert (jet[:, 0] > 0).all()
 

@@ -5,7 +5,9 @@
 //
 // The graph takes noise [B, noise_dim] (standard normals), label [B] (JetNet coding g=0, q=1,
 // t=2, w=3, z=4) and temperature [1], and returns constituents p4 [B, N, 4] (E, px, py, pz in
-// GeV, by descending pT, real ones first), multiplicity [B] and jet [B, 4] (pt, eta, phi, mass).
+// GeV, by descending pT, real ones first), multiplicity [B], jet [B, 4] (pt, eta, phi, mass of
+// the full jet: the constituents and what lies beyond the N slots) and nparticles [B] (the
+// multiplicity before truncation, as Jet_nparticles in the ROOT schema).
 //
 // Noise: by default drawn here with std::mt19937_64 seeded by --seed (reproducible, but not the
 // same numbers as Python's hepvae.sampling); with --noise FILE one row of noise_dim
@@ -13,7 +15,8 @@
 // sampler for the same rows.
 //
 // Output CSV, one row per constituent:
-//   jet,label,multiplicity,jet_pt,jet_eta,jet_phi,jet_mass,index,E,px,py,pz,pt,eta,phi
+//   jet,label,multiplicity,nparticles,jet_pt,jet_eta,jet_phi,jet_mass,index,E,px,py,pz,pt,eta,phi
+// where jet_* is the full jet and nparticles the multiplicity before truncation.
 
 #include <onnxruntime_cxx_api.h>
 
@@ -213,12 +216,13 @@ int main(int argc, char** argv) {
       g_partial.clear();
       fail(opt.output + ": cannot write");
     }
-    out << "jet,label,multiplicity,jet_pt,jet_eta,jet_phi,jet_mass,index,E,px,py,pz,pt,eta,phi\n";
+    out << "jet,label,multiplicity,nparticles,jet_pt,jet_eta,jet_phi,jet_mass,index,E,px,py,pz,"
+           "pt,eta,phi\n";
     out.precision(9);
 
     Ort::MemoryInfo memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
     const char* input_names[] = {"noise", "label", "temperature"};
-    const char* output_names[] = {"p4", "multiplicity", "jet"};
+    const char* output_names[] = {"p4", "multiplicity", "jet", "nparticles"};
     float temperature = opt.temperature;
     const int64_t one = 1;
     auto start = std::chrono::steady_clock::now();
@@ -233,20 +237,21 @@ int main(int argc, char** argv) {
           Ort::Value::CreateTensor<int64_t>(memory, labels.data(), labels.size(), label_shape, 1),
           Ort::Value::CreateTensor<float>(memory, &temperature, 1, &one, 1),
       };
-      auto outputs = session.Run(Ort::RunOptions{nullptr}, input_names, inputs, 3, output_names, 3);
+      auto outputs = session.Run(Ort::RunOptions{nullptr}, input_names, inputs, 3, output_names, 4);
       const float* p4 = outputs[0].GetTensorData<float>();
       const int64_t* multiplicity = outputs[1].GetTensorData<int64_t>();
       const float* jet = outputs[2].GetTensorData<float>();
+      const int64_t* nparticles = outputs[3].GetTensorData<int64_t>();
       for (long long j = 0; j < b; ++j) {
         const float* jf = jet + 4 * j;
         for (long long i = 0; i < multiplicity[j]; ++i) {
           const float* p = p4 + (j * slots + i) * 4;
           const double px = p[1], py = p[2], pz = p[3];
           const double pt = std::hypot(px, py);
-          out << first + j << ',' << label << ',' << multiplicity[j] << ',' << jf[0] << ','
-              << jf[1] << ',' << jf[2] << ',' << jf[3] << ',' << i << ',' << p[0] << ',' << p[1]
-              << ',' << p[2] << ',' << p[3] << ',' << pt << ',' << std::asinh(pz / pt) << ','
-              << std::atan2(py, px) << '\n';
+          out << first + j << ',' << label << ',' << multiplicity[j] << ',' << nparticles[j]
+              << ',' << jf[0] << ',' << jf[1] << ',' << jf[2] << ',' << jf[3] << ',' << i << ','
+              << p[0] << ',' << p[1] << ',' << p[2] << ',' << p[3] << ',' << pt << ','
+              << std::asinh(pz / pt) << ',' << std::atan2(py, px) << '\n';
         }
       }
     }

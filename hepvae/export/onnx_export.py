@@ -42,8 +42,9 @@ def sampler_metadata(model: LoadedModel, graph: SamplerGraph) -> dict[str, str]:
         FORMAT_KEY: FORMAT,
         "inputs": {
             "noise": f"float32 [B, {graph.noise_dim}] standard normal; columns 0..{graph.latent_dim - 1}"
-            " are the latent (scaled by the temperature in the graph), the last 3 drive the"
-            " multiplicity, jet rapidity and jet azimuth",
+            " are the latent (scaled by the temperature in the graph), the next 4 pick the prior"
+            " component, multiplicity, jet rapidity and jet azimuth, the last 5 drive the full"
+            " jet and the multiplicity before truncation",
             "label": "int64 [B] jet type, JetNet coding",
             "temperature": "float32 [B] or [1], > 0; scales the prior's spread",
         },
@@ -52,7 +53,10 @@ def sampler_metadata(model: LoadedModel, graph: SamplerGraph) -> dict[str, str]:
             "real ones first, empty slots zero",
             "mask": "bool [B, N] real constituent slots",
             "multiplicity": "int64 [B] number of constituents",
-            "jet": "float32 [B, 4] (pt, eta, phi, mass) of the constituents' sum",
+            "jet": "float32 [B, 4] (pt, eta, phi, mass) of the full jet (Jet_*: the "
+            "constituents and what lies beyond the N slots)",
+            "nparticles": "int64 [B] multiplicity before truncation (Jet_nparticles), "
+            ">= multiplicity",
         },
         "p4_fields": list(P4_FIELDS),
         "jet_fields": list(JET_FIELDS),
@@ -122,26 +126,35 @@ def p4_deviation(reference: np.ndarray, other: np.ndarray) -> float:
     return float(np.max(np.abs(other - reference).max(-1) / np.maximum(scale, 1e-30)))
 
 
+def jet_deviation(reference: np.ndarray, other: np.ndarray) -> float:
+    """Largest deviation of full jets [B, 4] (pT GeV, eta, phi, mass GeV): pT and mass relative
+    to the jet's pT, eta and phi absolute."""
+    scale = np.abs(reference[:, :1])
+    diff = np.abs(other - reference)
+    relative = np.concatenate([diff[:, :1], diff[:, 3:]], axis=1) / np.maximum(scale, 1e-30)
+    return float(max(relative.max(initial=0.0), diff[:, 1:3].max(initial=0.0)))
+
+
 def graph_deviation(reference: SamplerGraph, run, batch: int = 64, seed: int = 1) -> float:
-    """Deviation (:func:`p4_deviation`) of ``run(noise, label, temperature)`` (numpy arrays in,
-    ``(p4, multiplicity)`` out) from the torch graph ``reference`` on random inputs; infinite
-    if any multiplicity differs."""
+    """Deviation of ``run(noise, label, temperature)`` (numpy arrays in, ``(p4, multiplicity,
+    jet)`` out) from the torch graph ``reference`` on random inputs: the larger of
+    :func:`p4_deviation` and :func:`jet_deviation`; infinite if any multiplicity differs."""
     noise, label, temperature = example_inputs(reference, batch, seed=seed)
     with torch.no_grad():
-        p4, _, multiplicity, _ = (t.numpy() for t in reference(noise, label, temperature))
-    other, other_multiplicity = run(noise.numpy(), label.numpy(), temperature.numpy())
+        p4, _, multiplicity, jet, _ = (t.numpy() for t in reference(noise, label, temperature))
+    other, other_multiplicity, other_jet = run(noise.numpy(), label.numpy(), temperature.numpy())
     if not np.array_equal(multiplicity, other_multiplicity):
         return float("inf")
-    return p4_deviation(p4, other)
+    return max(p4_deviation(p4, other), jet_deviation(jet, other_jet))
 
 
 def check_fast(reference: SamplerGraph, fast: SamplerGraph, batch: int = 256) -> float:
     """Deviation of the fast torch graph (:mod:`hepvae.export.fast`) from the trained one."""
 
-    def run(*inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(*inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with torch.no_grad():
-            p4, _, multiplicity, _ = fast(*(torch.from_numpy(x) for x in inputs))
-        return p4.numpy(), multiplicity.numpy()
+            p4, _, multiplicity, jet, _ = fast(*(torch.from_numpy(x) for x in inputs))
+        return p4.numpy(), multiplicity.numpy(), jet.numpy()
 
     return graph_deviation(reference, run, batch, seed=2)
 
@@ -152,9 +165,9 @@ def check_export(graph: SamplerGraph, path: Path, batch: int = 64) -> float:
 
     sampler = Sampler(path)
 
-    def run(*inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(*inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         out = sampler.run(*inputs)
-        return out["p4"], out["multiplicity"]
+        return out["p4"], out["multiplicity"], out["jet"]
 
     return graph_deviation(graph, run, batch)
 

@@ -21,12 +21,15 @@ mask [B, N] and a class label [B] (JetNet coding g=0, q=1, t=2, w=3, z=4).
    (log pT, log mass) and an L-GATr over N particle slots (:mod:`.decoder`) emit one massless
    four-momentum per active slot in the canonical frame. Edge and hyperedge features of decoded
    jets are recomputed from the decoded particles with the same feature functions as for real
-   jets, so they are decoded consistently with the particles.
+   jets, so they are decoded consistently with the particles. A rest head (:mod:`.rest`)
+   gives a Gaussian for the full jet and its multiplicity before truncation relative to the
+   decoded constituents' sum (what lies beyond the N slots), trained on the files' ``Jet_*``.
 4. Generation (:mod:`.sampler`) samples z from the generation prior (:mod:`.prior`: a Gaussian
    mixture per class fitted to the posterior means of training jets after each epoch; N(0, 1)
    before the first fit; spread scaled by the temperature), the multiplicity, and the jet's lab
    rapidity (per-class quantiles of the training data) and azimuth (uniform), and moves the
-   decoded jet there with an exact Lorentz transformation.
+   decoded jet there with an exact Lorentz transformation; the rest head's Gaussian, fed by
+   extra noise, then gives the full jet and ``Jet_nparticles``.
 
 Frames and symmetry: what the model respects
 --------------------------------------------

@@ -95,6 +95,9 @@ class LossConfig:
     jet_head: float = 0.5
     #: cross-entropy of the multiplicity head
     multiplicity: float = 0.2
+    #: Gaussian NLL of the rest head: the full jet and the multiplicity before truncation
+    #: relative to the decoded constituents (hepvae.model.rest)
+    rest: float = 0.1
     #: KL weight after annealing, and the annealing length in optimizer steps
     kl: float = 0.001
     kl_warmup_steps: int = 500

@@ -1,16 +1,22 @@
 """A pure-tensor sampling module (for ONNX export): noise, label, temperature -> jets in GeV.
 
-Inputs: ``noise`` [B, latent_dim + 4] standard normal, ``label`` [B] int64 (JetNet coding),
-``temperature`` [B] or a scalar tensor (> 0). The first ``latent_dim`` noise columns are the
-latent noise eps; the last four are mapped to uniforms by the normal CDF and pick the prior
-component, the multiplicity, the jet rapidity and the azimuth:
+Inputs: ``noise`` [B, latent_dim + 4 + 5] standard normal, ``label`` [B] int64 (JetNet
+coding), ``temperature`` [B] or a scalar tensor (> 0). The first ``latent_dim`` noise columns
+are the latent noise eps; the next four are mapped to uniforms by the normal CDF and pick the
+prior component, the multiplicity, the jet rapidity and the azimuth; the last five feed the
+rest head's Gaussian (:mod:`hepvae.model.rest`):
 
 - z = mean_k + T * L_k eps from the class's prior mixture (:mod:`hepvae.model.prior`; the
   temperature T scales the prior's spread; component k by inverse CDF of its weights);
 - multiplicity by inverse CDF of softmax(logits / T) of the multiplicity head;
-- jet rapidity by the per-class quantile table of the training data, azimuth uniform.
+- jet rapidity by the per-class quantile table of the training data, azimuth uniform;
+- the full jet and the multiplicity before truncation relative to the decoded constituents'
+  sum: rest targets = mean + T * sigma * noise of the rest head, inverted by
+  :func:`hepvae.model.rest.apply_rest` on the lab-frame constituents.
 Outputs: ``p4`` [B, N, 4] (E, px, py, pz) in GeV with zeros in empty slots, ``mask`` [B, N]
-bool, ``jet`` [B, 3] = (pT [GeV], eta, mass [GeV]) of the sum of the constituents.
+bool, ``jet`` [B, 4] = (pT [GeV], eta, phi, mass [GeV]) of the full jet (the constituents
+plus what lies beyond the N slots), ``nparticles`` [B] int64 multiplicity before truncation
+(at least the number of real slots).
 """
 
 from __future__ import annotations
@@ -20,15 +26,10 @@ import math
 import torch
 from torch import nn
 
-from hepvae.model.multiplicity import sample_counts
+from hepvae.model.multiplicity import count_fraction, sample_counts
 from hepvae.model.prior import sample_prior
-from hepvae.physics.kinematics import (
-    from_canonical,
-    invariant_mass,
-    jet_momentum,
-    pseudorapidity,
-    pt_of,
-)
+from hepvae.model.rest import REST_DIM, apply_rest
+from hepvae.physics.kinematics import from_canonical
 
 
 class JetSampler(nn.Module):
@@ -40,16 +41,16 @@ class JetSampler(nn.Module):
 
     @staticmethod
     def noise_dim(vae: nn.Module) -> int:
-        return vae.config.latent_dim + 4
+        return vae.config.latent_dim + 4 + REST_DIM
 
     def forward(
         self, noise: torch.Tensor, label: torch.Tensor, temperature: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         vae = self.vae
         latent = vae.config.latent_dim
         n_max = vae.config.n_particles
         temp = temperature.reshape(-1) * noise.new_ones(noise.shape[0])
-        u = 0.5 * (1.0 + torch.erf(noise[:, latent:] / math.sqrt(2.0)))
+        u = 0.5 * (1.0 + torch.erf(noise[:, latent : latent + 4] / math.sqrt(2.0)))
         z = sample_prior(
             vae.prior_weights,
             vae.prior_means,
@@ -59,7 +60,8 @@ class JetSampler(nn.Module):
             u[:, 0],
             temp,
         )
-        logits = vae.multiplicity(vae.condition(z, label))
+        cond = vae.condition(z, label)
+        logits = vae.multiplicity(cond)
         counts = sample_counts(logits, u[:, 1], temp)
         slots = torch.arange(n_max, device=noise.device)
         one_hot = (slots.unsqueeze(0) == (counts - 1).unsqueeze(-1)).to(noise.dtype)
@@ -68,9 +70,11 @@ class JetSampler(nn.Module):
         y = _interpolate(vae.rapidity_quantiles[label], u[:, 2])
         phi = math.pi * (2.0 * u[:, 3] - 1.0)
         p4 = from_canonical(out.p4c, y, phi) * vae.p4_scale * mask.unsqueeze(-1).to(noise.dtype)
-        jet = jet_momentum(p4, mask)
-        features = torch.stack([pt_of(jet), pseudorapidity(jet), invariant_mass(jet)], -1)
-        return p4, mask, features
+        inputs = vae.rest_inputs(cond, out.p4c, mask, count_fraction(one_hot))
+        rest = vae.rest_head.draw(inputs, noise[:, latent + 4 :], temp)
+        # the rest targets are boost and rotation invariant: apply them to the lab constituents
+        full, nparticles = apply_rest(p4, mask, rest)
+        return p4, mask, full, nparticles
 
 
 def _interpolate(quantiles: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ from hepvae.model.multiplicity import (
 )
 from hepvae.model.normalization import Normalization, model_inputs
 from hepvae.model.prior import fit_mixture, standard_prior
+from hepvae.model.rest import MASS_FLOOR, RestHead, gaussian_nll, rest_targets, sum_coordinates
 from hepvae.physics.kinematics import (
     azimuth,
     from_canonical,
@@ -93,6 +94,7 @@ class HyperVAE(nn.Module):
         self.multiplicity = MultiplicityHead(cond_dim, c.hidden, c.n_particles)
         self.jet_head = MLP(cond_dim, 2, c.hidden)
         self.decoder = Decoder(c, cond_dim + 3)
+        self.rest_head = RestHead(cond_dim + 3, c.hidden)
 
     # --- inputs -------------------------------------------------------------------------
     def references(self, like: torch.Tensor) -> torch.Tensor:
@@ -147,9 +149,28 @@ class HyperVAE(nn.Module):
         p4c = self.decoder(dec_cond, weights > 0.5, self.references(z))
         return Decoded(p4c, weights, head)
 
+    def rest_inputs(
+        self, cond: torch.Tensor, p4c: torch.Tensor, mask: torch.Tensor, fraction: torch.Tensor
+    ) -> torch.Tensor:
+        """Input [B, cond + 3] of the rest head: the condition, the standardized (log pT,
+        log mass) of the sum of the decoded constituents ``p4c`` [B, N, 4] (model units) with
+        ``mask`` [B, N], and the decoded count fraction [B]. The sum's mass is computed without
+        cancellation and floored at ``MASS_FLOOR * pT`` (:mod:`hepvae.model.rest`), so that
+        float rounding of nearly massless sums cannot move the head."""
+        pt, _, _, mass = sum_coordinates(p4c, mask).unbind(-1)
+        pt = pt.clamp_min(F.PT_FLOOR)
+        log_mass = torch.log(torch.maximum(mass, MASS_FLOOR * pt))
+        sum_features = self._standardize(torch.stack([torch.log(pt), log_mass], -1), "jet")
+        return torch.cat([cond, sum_features, fraction.unsqueeze(-1)], dim=-1)
+
     # --- training -----------------------------------------------------------------------
-    def forward(self, p4, mask, label, kl_weight: float = 1.0) -> LossParts:
-        """Training loss of a batch: p4 [B, N, 4] GeV lab frame, mask [B, N], label [B].
+    def forward(
+        self, p4, mask, label, kl_weight: float = 1.0, jet=None, nparticles=None
+    ) -> LossParts:
+        """Training loss of a batch: p4 [B, N, 4] GeV lab frame, mask [B, N], label [B];
+        optionally the full jets ``jet`` [B, 4] (pT GeV, eta, phi, mass GeV) and multiplicities
+        before truncation ``nparticles`` [B] for the rest head (:mod:`hepvae.model.rest`),
+        whose loss is zero without them.
 
         Under autocast only the networks run in reduced precision; frames, features and
         losses stay in the model's dtype.
@@ -171,6 +192,8 @@ class HyperVAE(nn.Module):
             parts = self.reconstruction_losses(x, out)
             parts["multiplicity"] = TF.cross_entropy(logits, counts - 1)
             kl, kl_raw = L.kl_divergence(mu, logvar, cfg.free_bits)
+            cond = self.condition(z, label)
+            parts["rest"] = self.rest_loss(p4, x, out, cond, jet, nparticles)
         parts["kl"] = kl
         total = sum(getattr(cfg, name) * value for name, value in parts.items() if name != "kl")
         total = total + kl_weight * kl
@@ -215,6 +238,21 @@ class HyperVAE(nn.Module):
             true_shape = L.shape_observables(true_raw[..., 0], true_raw[..., 1], true_pt_i, x.mask)
             parts["shape"] = L.shape_loss(pred_shape, true_shape).mean()
         return parts
+
+    def rest_loss(self, p4, x: Prepared, out: Decoded, cond, jet, nparticles) -> torch.Tensor:
+        """Gaussian negative log-likelihood of the rest head (mean over jets with a finite
+        full jet of positive pT); zero, with the head still in the graph, without targets."""
+        mask = out.weights.detach() > 0.5
+        fraction = out.weights.detach().sum(1) / self.config.n_particles
+        mean, logvar = self.rest_head(self.rest_inputs(cond, out.p4c.detach(), mask, fraction))
+        if jet is None or nparticles is None:
+            return 0.0 * (mean.sum() + logvar.sum())
+        jet = jet.to(self.p4_scale)
+        target = rest_targets(p4.to(jet), x.mask, jet, nparticles)
+        good = torch.isfinite(target).all(-1) & (jet[:, 0] > 0)
+        target = torch.where(good.unsqueeze(-1), target, torch.zeros_like(target))
+        nll = gaussian_nll(target, mean, logvar, self.rest_head.scale.to(target))
+        return (nll * good).sum() / good.sum().clamp_min(1)
 
     # --- inference ----------------------------------------------------------------------
     @torch.no_grad()
@@ -270,9 +308,11 @@ class HyperVAE(nn.Module):
         temperature: float | torch.Tensor = 1.0,
         generator: torch.Generator | None = None,
     ):
-        """Sample ``n`` jets: (p4 [n, N, 4] GeV, mask [n, N] bool, jet [n, 3] (pT GeV, eta,
-        mass GeV)). ``temperature`` scales the prior's spread (and sharpens the multiplicity
-        distribution as 1/T on its logits); ``generator`` makes it reproducible (CPU noise).
+        """Sample ``n`` jets: (p4 [n, N, 4] GeV, mask [n, N] bool, jet [n, 4] (pT GeV, eta,
+        phi, mass GeV) of the full jet, nparticles [n] int64 multiplicity before truncation,
+        at least the mask's count). ``temperature`` scales the prior's and the rest head's
+        spread (and sharpens the multiplicity distribution as 1/T on its logits);
+        ``generator`` makes it reproducible (CPU noise).
         See :class:`hepvae.model.sampler.JetSampler` for the exact recipe."""
         from hepvae.model.sampler import JetSampler
 

@@ -152,13 +152,14 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.dtype)
 
     def _to_device(self, batch: JetTensors) -> JetTensors:
-        return JetTensors(*(t.to(self.device, non_blocking=True) for t in
-                            (batch.p4, batch.mask, batch.label)))  # fmt: skip
+        fields = (batch.p4, batch.mask, batch.label, batch.jet, batch.nparticles)
+        moved = (None if t is None else t.to(self.device, non_blocking=True) for t in fields)
+        return JetTensors(*moved)
 
     def forward_batch(self, batch: JetTensors, beta: float):
         batch = self._to_device(batch)
         with self._autocast():
-            return self.net(batch.p4, batch.mask, batch.label, beta)
+            return self.net(batch.p4, batch.mask, batch.label, beta, batch.jet, batch.nparticles)
 
     def _bad(self, what: str) -> None:
         self.bad_steps += 1
@@ -233,7 +234,7 @@ class Trainer:
             labels = sub.label
             p4s, masks = [], []
             for first in range(0, len(labels), 512):
-                p4, mask, _ = self.model.sample(
+                p4, mask, *_ = self.model.sample(
                     len(labels[first : first + 512]), labels[first : first + 512], 1.0, gen
                 )
                 p4s.append(p4)
