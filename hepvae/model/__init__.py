@@ -64,15 +64,11 @@ from hepvae.model.normalization import Normalization, compute_normalization
 from hepvae.model.sampler import JetSampler
 from hepvae.model.vae import HyperVAE
 
-#: the former name of :class:`Normalization` (the same class)
-ModelNormalization = Normalization
-
 __all__ = [
     "HyperVAE",
     "JetSampler",
     "LossConfig",
     "ModelConfig",
-    "ModelNormalization",
     "NetConfig",
     "Normalization",
     "compute_normalization",
