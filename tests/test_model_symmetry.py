@@ -11,10 +11,15 @@ import torch
 from hepvae.model import NetConfig
 from hepvae.model.backbone import EquivariantTransformer
 from hepvae.physics.kinematics import (
+    azimuth,
     boost_z,
+    from_canonical,
     invariant_mass,
     minkowski,
     random_lorentz,
+    rapidity,
+    reflect_y,
+    rotate_x,
     rotate_z,
     to_canonical,
 )
@@ -63,6 +68,30 @@ def test_latent_invariant_under_beam_rotation_and_longitudinal_boost(
     mu2, logvar2 = model64.encode(moved, mask, label)
     assert _rel(mu2, mu) < REL
     assert _rel(logvar2, logvar) < REL
+
+
+def _turned_about_jet_axis(p4, mask, angle: float, sign: float) -> torch.Tensor:
+    """Jets turned by ``angle`` about their own axis (and reflected if ``sign`` < 0): exact
+    Lorentz transformations that keep each jet's four-momentum but move its constituents."""
+    jet = (p4 * mask.unsqueeze(-1)).sum(1)
+    p4c = to_canonical(p4, jet)
+    turned = reflect_y(rotate_x(p4c, torch.tensor(angle, dtype=p4.dtype)), torch.tensor(sign))
+    return from_canonical(turned, rapidity(jet), azimuth(jet)) * mask.unsqueeze(-1)
+
+
+@pytest.mark.parametrize("angle,sign", [(0.9, 1.0), (-2.3, -1.0)])
+def test_oriented_latent_is_invariant_under_turns_about_the_jet_axis(model64, batch64, angle, sign):
+    """With ``orient`` (the default) the frame fixes each jet's turn and reflection about its
+    axis, so the latent does not see them; without it, it does."""
+    p4, mask, label = batch64
+    several = mask.sum(1) > 2  # two-constituent jets have no defined reflection
+    p4, mask, label = p4[several], mask[several], label[several]
+    moved = _turned_about_jet_axis(p4, mask, angle, sign)
+    assert model64.config.orient
+    assert _rel(model64.encode(moved, mask, label)[0], model64.encode(p4, mask, label)[0]) < REL
+    with torch.random.fork_rng():  # leave the global generator as the other tests expect it
+        plain = small_model(seed=1, orient=False).double().eval()
+    assert _rel(plain.encode(moved, mask, label)[0], plain.encode(p4, mask, label)[0]) > 1e-3
 
 
 def test_latent_changes_under_a_transverse_boost(model64, batch64):

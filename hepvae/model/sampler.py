@@ -1,14 +1,19 @@
 """A pure-tensor sampling module (for ONNX export): noise, label, temperature -> jets in GeV.
 
-Inputs: ``noise`` [B, latent_dim + 4] standard normal, ``label`` [B] int64 (JetNet coding),
-``temperature`` [B] or a scalar tensor (> 0). The first ``latent_dim`` noise columns are the
-latent noise eps; the last four are mapped to uniforms by the normal CDF and pick the prior
-component, the multiplicity, the jet rapidity and the azimuth:
+Inputs: ``noise`` [B, noise_dim] standard normal, ``label`` [B] int64 (JetNet coding),
+``temperature`` [B] or a scalar tensor (> 0); noise_dim = latent_dim + 4, plus 2 with
+``config.orient``. The first ``latent_dim`` noise columns are the latent noise eps; the next
+four are mapped to uniforms by the normal CDF and pick the prior component, the
+multiplicity, the jet rapidity and the azimuth; with ``orient`` the fifth such uniform is the
+turn about the jet axis and the sign of the last column the reflection:
 
 - z = mean_k + T * L_k eps from the class's prior mixture (:mod:`hepvae.model.prior`; the
   temperature T scales the prior's spread; component k by inverse CDF of its weights);
 - multiplicity by inverse CDF of softmax(logits / T) of the multiplicity head;
-- jet rapidity by the per-class quantile table of the training data, azimuth uniform.
+- jet rapidity by the per-class quantile table of the training data, azimuth uniform;
+- with ``orient``, the decoded jet (oriented frame) is turned about its axis by an angle
+  uniform in [-pi, pi) and reflected (y -> -y) with probability 1/2, the inverse of
+  :func:`hepvae.physics.kinematics.orient` at a random orientation, before it is placed.
 Outputs: ``p4`` [B, N, 4] (E, px, py, pz) in GeV with zeros in empty slots, ``mask`` [B, N]
 bool, ``jet`` [B, 3] = (pT [GeV], eta, mass [GeV]) of the sum of the constituents.
 """
@@ -28,6 +33,7 @@ from hepvae.physics.kinematics import (
     jet_momentum,
     pseudorapidity,
     pt_of,
+    unorient,
 )
 
 
@@ -40,7 +46,7 @@ class JetSampler(nn.Module):
 
     @staticmethod
     def noise_dim(vae: nn.Module) -> int:
-        return vae.config.latent_dim + 4
+        return vae.config.latent_dim + 4 + (2 if vae.config.orient else 0)
 
     def forward(
         self, noise: torch.Tensor, label: torch.Tensor, temperature: torch.Tensor
@@ -67,7 +73,11 @@ class JetSampler(nn.Module):
         mask = slots.unsqueeze(0) < counts.unsqueeze(-1)
         y = _interpolate(vae.rapidity_quantiles[label], u[:, 2])
         phi = math.pi * (2.0 * u[:, 3] - 1.0)
-        p4 = from_canonical(out.p4c, y, phi) * vae.p4_scale * mask.unsqueeze(-1).to(noise.dtype)
+        p4c = out.p4c
+        if vae.config.orient:
+            sign = torch.where(noise[:, latent + 5] < 0, -1.0, 1.0).to(noise.dtype)
+            p4c = unorient(p4c, math.pi * (2.0 * u[:, 4] - 1.0), sign)
+        p4 = from_canonical(p4c, y, phi) * vae.p4_scale * mask.unsqueeze(-1).to(noise.dtype)
         jet = jet_momentum(p4, mask)
         features = torch.stack([pt_of(jet), pseudorapidity(jet), invariant_mass(jet)], -1)
         return p4, mask, features
