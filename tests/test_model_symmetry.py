@@ -239,3 +239,30 @@ def test_generated_constituents_are_massless_with_positive_pt(model64):
     assert torch.allclose(e, p, rtol=1e-9, atol=1e-4)
     assert (real[:, 1:3].norm(dim=-1) > 0).all()
     assert (p4[~mask] == 0).all()
+
+
+def test_sampler_turns_the_decoded_jet_about_its_axis_with_its_own_noise_columns(model64):
+    """The last two noise columns only turn and reflect the jet about its axis: the same
+    constituents up to an exact Lorentz transformation (so the same jet mass; the jet's pT
+    and eta move only as far as the decoded sum is off the canonical jet axis)."""
+    from hepvae.model.sampler import JetSampler
+
+    sampler = JetSampler(model64)
+    latent = model64.config.latent_dim
+    assert JetSampler.noise_dim(model64) == latent + 6
+    noise = torch.randn(
+        8, latent + 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64
+    )
+    label, temp = torch.full((8,), 2), torch.tensor(1.0, dtype=torch.float64)
+    p4, mask, jet = sampler(noise, label, temp)
+    again = sampler(noise.clone(), label, temp)
+    assert torch.equal(again[0], p4) and torch.equal(again[1], mask)  # fixed noise: same jets
+    other = noise.clone()
+    other[:, latent + 4] += 1.0
+    other[:, latent + 5] *= -1.0
+    p4b, maskb, jetb = sampler(other, label, temp)
+    assert torch.equal(maskb, mask)
+    assert _rel(jetb[:, 2], jet[:, 2]) < REL
+    gram = minkowski(p4[:, :, None], p4[:, None, :])
+    assert _rel(minkowski(p4b[:, :, None], p4b[:, None, :]), gram) < REL
+    assert _rel(p4b, p4) > 1e-2

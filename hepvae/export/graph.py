@@ -2,8 +2,10 @@
 
 Inputs
     ``noise`` float32 [B, noise_dim]: standard normals. Columns ``[0, latent_dim)`` are the
-    latent (scaled by the temperature inside the graph); the last three become uniforms that
-    drive the multiplicity, the jet rapidity and the jet azimuth (see the model's sampler).
+    latent (scaled by the temperature inside the graph); the next four become uniforms that
+    pick the prior component, the multiplicity, the jet rapidity and the jet azimuth, and for
+    models with ``orient`` two more give the turn about the jet axis and its reflection (see
+    the model's sampler).
     ``label`` int64 [B]: JetNet coding (g=0, q=1, t=2, w=3, z=4).
     ``temperature`` float32 [B] or [1]: scales the prior's spread (> 0).
 
