@@ -23,8 +23,9 @@ Conventions
 * The *oriented frame* (:func:`orient`) turns the canonical frame about the jet axis (+x) so
   that the leading constituent's (by canonical-frame energy) momentum transverse to the axis
   points along +z, and reflects y -> -y where needed so that the second has py >= 0: an exact
-  rotation times an (improper) reflection, fixed per jet by its constituents. In it the lab
-  beam direction is (0, 0, -sin a, cos a) with a jet-dependent angle a (and y sign).
+  rotation times an (improper) reflection, fixed per jet by its constituents. In it the beam
+  direction of the canonical frame, (0, 0, 0, 1), becomes (0, 0, s sin a, cos a) with the
+  jet's own angle a and sign s of :func:`orientation`.
 """
 
 from __future__ import annotations
