@@ -70,10 +70,12 @@ def test_latent_invariant_under_beam_rotation_and_longitudinal_boost(
     assert _rel(logvar2, logvar) < REL
 
 
-def _turned_about_jet_axis(p4, mask, angle: float, sign: float) -> torch.Tensor:
+def _turned_about_jet_axis(p4, mask, angle: float, sign: float, jet=None) -> torch.Tensor:
     """Jets turned by ``angle`` about their own axis (and reflected if ``sign`` < 0): exact
-    Lorentz transformations that keep each jet's four-momentum but move its constituents."""
-    jet = (p4 * mask.unsqueeze(-1)).sum(1)
+    Lorentz transformations that keep each jet's four-momentum but move its constituents.
+    ``jet`` [B, 4]: turn about this axis instead (default: the constituents' sum)."""
+    if jet is None:
+        jet = (p4 * mask.unsqueeze(-1)).sum(1)
     p4c = to_canonical(p4, jet)
     turned = reflect_y(rotate_x(p4c, torch.tensor(angle, dtype=p4.dtype)), torch.tensor(sign))
     return from_canonical(turned, rapidity(jet), azimuth(jet)) * mask.unsqueeze(-1)
@@ -92,6 +94,22 @@ def test_oriented_latent_is_invariant_under_turns_about_the_jet_axis(model64, ba
     with torch.random.fork_rng():  # leave the global generator as the other tests expect it
         plain = small_model(seed=1, orient=False).double().eval()
     assert _rel(plain.encode(moved, mask, label)[0], plain.encode(p4, mask, label)[0]) > 1e-3
+
+
+def test_oriented_reconstruction_turns_with_its_input(model64, batch64):
+    """Reconstruction undoes the input's own orientation exactly: turning the input about its
+    axis turns the reconstructed jet by the same Lorentz transformation."""
+    p4, mask, label = batch64
+    several = mask.sum(1) > 2
+    p4, mask, label = p4[several], mask[several], label[several]
+    jet = (p4 * mask.unsqueeze(-1)).sum(1)
+    rec, rmask = model64.reconstruct(p4, mask, label, true_multiplicity=True)
+    moved = _turned_about_jet_axis(p4, mask, 0.9, -1.0)
+    rec2, rmask2 = model64.reconstruct(moved, mask, label, true_multiplicity=True)
+    assert torch.equal(rmask2, rmask)
+    expected = _turned_about_jet_axis(rec, rmask, 0.9, -1.0, jet=jet)
+    assert _rel(rec2, expected) < REL
+    assert _rel(rec2, rec) > 1e-4  # the (narrow, untrained) decoded jets did move
 
 
 def test_latent_changes_under_a_transverse_boost(model64, batch64):
