@@ -4,8 +4,9 @@ Inputs: ``noise`` [B, noise_dim] standard normal, ``label`` [B] int64 (JetNet co
 ``temperature`` [B] or a scalar tensor (> 0); noise_dim = latent_dim + 4, plus 2 with
 ``config.orient``. The first ``latent_dim`` noise columns are the latent noise eps; the next
 four are mapped to uniforms by the normal CDF and pick the prior component, the
-multiplicity, the jet rapidity and the azimuth; with ``orient`` the fifth such uniform is the
-turn about the jet axis and the sign of the last column the reflection:
+multiplicity, the jet rapidity and the azimuth; with ``orient`` column ``latent_dim + 4``
+(as a uniform) is the turn about the jet axis and the sign of column ``latent_dim + 5`` the
+reflection:
 
 - z = mean_k + T * L_k eps from the class's prior mixture (:mod:`hepvae.model.prior`; the
   temperature T scales the prior's spread; component k by inverse CDF of its weights);
