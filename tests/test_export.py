@@ -58,7 +58,10 @@ def test_export_is_one_self_contained_file_with_metadata(onnx_file, checkpoint):
     assert json.loads(props["p4_fields"]) == ["E", "px", "py", "pz"]
     assert json.loads(props["units"])["E"] == "GeV"
     assert int(props["max_particles"]) == N_PARTICLES
-    assert int(props["noise_dim"]) == int(props["latent_dim"]) + 4 + 5
+    # latent; prior component, multiplicity, rapidity, azimuth; 5 for the rest head; turn and
+    # reflection (orient)
+    assert loaded.vae.config.orient
+    assert int(props["noise_dim"]) == int(props["latent_dim"]) + 4 + 5 + 2
     assert "before truncation" in json.loads(props["outputs"])["nparticles"]
     assert json.loads(props["normalization"])["p4_scale"] == loaded.normalization["p4_scale"]
     assert props["config_hash"] == loaded.config_hash

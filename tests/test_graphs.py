@@ -29,7 +29,7 @@ from hepvae.graphs.features import DR_FLOOR, M2_FLOOR, triplet_candidates, upper
 from hepvae.graphs.normalization import compute_normalization
 from hepvae.graphs.splits import split_of
 from hepvae.model.features import HYPEREDGE_FEATURES, PARTICLE_FEATURES, jet_inputs
-from hepvae.physics.kinematics import jet_momentum, pt_of, to_canonical
+from hepvae.physics.kinematics import jet_momentum, orient, orientation, pt_of, to_canonical
 from tests.conftest import random_jets
 
 D = torch.float64
@@ -350,12 +350,14 @@ def test_graphs_match_feature_functions_and_hyperedges_are_bounded(tmp_path):
     )
     h = batch.hyperedge_index
     assert torch.all(h[0] < h[1]) and torch.all(h[1] < h[2])
-    # destandardized features of jet 0 equal brute-force values in its canonical frame
-    # (model units: four-momenta divided by p4_scale)
+    # destandardized features of jet 0 equal brute-force values in its oriented canonical frame
+    # (the model's default frame; model units: four-momenta divided by p4_scale)
     g = ds[0]
     p4, mask = ds.arrays.dense([0], config.n_particles)
     p4 = p4.double()
-    p4c = to_canonical(p4, jet_momentum(p4, mask))[:, : int(mask.sum())] / ds.norm.p4_scale
+    assert config.orient
+    p4c = to_canonical(p4, jet_momentum(p4, mask))
+    p4c = orient(p4c, *orientation(p4c, mask))[:, : int(mask.sum())] / ds.norm.p4_scale
     np.testing.assert_allclose(g.p4.double().numpy(), p4c[0].numpy(), rtol=1e-4, atol=1e-5)
     jet_pt = pt_of(p4c.sum(1))
     brute = _brute_pairs(p4c, torch.ones(p4c.shape[:2], dtype=torch.bool), jet_pt)

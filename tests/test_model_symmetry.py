@@ -11,10 +11,15 @@ import torch
 from hepvae.model import NetConfig
 from hepvae.model.backbone import EquivariantTransformer
 from hepvae.physics.kinematics import (
+    azimuth,
     boost_z,
+    from_canonical,
     invariant_mass,
     minkowski,
     random_lorentz,
+    rapidity,
+    reflect_y,
+    rotate_x,
     rotate_z,
     to_canonical,
 )
@@ -63,6 +68,48 @@ def test_latent_invariant_under_beam_rotation_and_longitudinal_boost(
     mu2, logvar2 = model64.encode(moved, mask, label)
     assert _rel(mu2, mu) < REL
     assert _rel(logvar2, logvar) < REL
+
+
+def _turned_about_jet_axis(p4, mask, angle: float, sign: float, jet=None) -> torch.Tensor:
+    """Jets turned by ``angle`` about their own axis (and reflected if ``sign`` < 0): exact
+    Lorentz transformations that keep each jet's four-momentum but move its constituents.
+    ``jet`` [B, 4]: turn about this axis instead (default: the constituents' sum)."""
+    if jet is None:
+        jet = (p4 * mask.unsqueeze(-1)).sum(1)
+    p4c = to_canonical(p4, jet)
+    turned = reflect_y(rotate_x(p4c, torch.tensor(angle, dtype=p4.dtype)), torch.tensor(sign))
+    return from_canonical(turned, rapidity(jet), azimuth(jet)) * mask.unsqueeze(-1)
+
+
+@pytest.mark.parametrize("angle,sign", [(0.9, 1.0), (-2.3, -1.0)])
+def test_oriented_latent_is_invariant_under_turns_about_the_jet_axis(model64, batch64, angle, sign):
+    """With ``orient`` (the default) the frame fixes each jet's turn and reflection about its
+    axis, so the latent does not see them; without it, it does."""
+    p4, mask, label = batch64
+    several = mask.sum(1) > 2  # two-constituent jets have no defined reflection
+    p4, mask, label = p4[several], mask[several], label[several]
+    moved = _turned_about_jet_axis(p4, mask, angle, sign)
+    assert model64.config.orient
+    assert _rel(model64.encode(moved, mask, label)[0], model64.encode(p4, mask, label)[0]) < REL
+    with torch.random.fork_rng():  # leave the global generator as the other tests expect it
+        plain = small_model(seed=1, orient=False).double().eval()
+    assert _rel(plain.encode(moved, mask, label)[0], plain.encode(p4, mask, label)[0]) > 1e-3
+
+
+def test_oriented_reconstruction_turns_with_its_input(model64, batch64):
+    """Reconstruction undoes the input's own orientation exactly: turning the input about its
+    axis turns the reconstructed jet by the same Lorentz transformation."""
+    p4, mask, label = batch64
+    several = mask.sum(1) > 2
+    p4, mask, label = p4[several], mask[several], label[several]
+    jet = (p4 * mask.unsqueeze(-1)).sum(1)
+    rec, rmask = model64.reconstruct(p4, mask, label, true_multiplicity=True)
+    moved = _turned_about_jet_axis(p4, mask, 0.9, -1.0)
+    rec2, rmask2 = model64.reconstruct(moved, mask, label, true_multiplicity=True)
+    assert torch.equal(rmask2, rmask)
+    expected = _turned_about_jet_axis(rec, rmask, 0.9, -1.0, jet=jet)
+    assert _rel(rec2, expected) < REL
+    assert _rel(rec2, rec) > 1e-4  # the (narrow, untrained) decoded jets did move
 
 
 def test_latent_changes_under_a_transverse_boost(model64, batch64):
@@ -211,3 +258,28 @@ def test_generated_constituents_are_massless_with_positive_pt(model64):
     assert torch.allclose(e, p, rtol=1e-9, atol=1e-4)
     assert (real[:, 1:3].norm(dim=-1) > 0).all()
     assert (p4[~mask] == 0).all()
+
+
+def test_sampler_turns_the_decoded_jet_about_its_axis_with_its_own_noise_columns(model64):
+    """The last two noise columns only turn and reflect the jet about its axis: the same
+    constituents up to an exact Lorentz transformation (so the same jet mass; the jet's pT
+    and eta move only as far as the decoded sum is off the canonical jet axis)."""
+    from hepvae.model.sampler import JetSampler
+
+    sampler = JetSampler(model64)
+    width = model64.config.latent_dim + 4 + 5 + 2
+    assert JetSampler.noise_dim(model64) == width
+    noise = torch.randn(8, width, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    label, temp = torch.full((8,), 2), torch.tensor(1.0, dtype=torch.float64)
+    p4, mask, jet, nparticles = sampler(noise, label, temp)
+    again = sampler(noise.clone(), label, temp)
+    assert torch.equal(again[0], p4) and torch.equal(again[1], mask)  # fixed noise: same jets
+    other = noise.clone()
+    other[:, -2] += 1.0
+    other[:, -1] *= -1.0
+    p4b, maskb, jetb, nparticlesb = sampler(other, label, temp)
+    assert torch.equal(maskb, mask) and torch.equal(nparticlesb, nparticles)
+    assert _rel(jetb[:, 3], jet[:, 3]) < REL  # the full jet's mass
+    gram = minkowski(p4[:, :, None], p4[:, None, :])
+    assert _rel(minkowski(p4b[:, :, None], p4b[:, None, :]), gram) < REL
+    assert _rel(p4b, p4) > 1e-3  # moved (the untrained jets are narrow: small moves)

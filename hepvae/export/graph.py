@@ -4,8 +4,9 @@ Inputs
     ``noise`` float32 [B, noise_dim]: standard normals. Columns ``[0, latent_dim)`` are the
     latent (scaled by the temperature inside the graph); the next four become uniforms that
     drive the prior component, the multiplicity, the jet rapidity and the jet azimuth; the
-    last five feed the rest head (full jet and multiplicity before truncation), see
-    :mod:`hepvae.model.sampler`.
+    next five feed the rest head (full jet and multiplicity before truncation), and for models
+    with ``orient`` the last two give the turn about the jet axis and its reflection (see
+    :mod:`hepvae.model.sampler`).
     ``label`` int64 [B]: JetNet coding (g=0, q=1, t=2, w=3, z=4).
     ``temperature`` float32 [B] or [1]: scales the prior's spread (> 0).
 

@@ -43,8 +43,13 @@ def sampler_metadata(model: LoadedModel, graph: SamplerGraph) -> dict[str, str]:
         "inputs": {
             "noise": f"float32 [B, {graph.noise_dim}] standard normal; columns 0..{graph.latent_dim - 1}"
             " are the latent (scaled by the temperature in the graph), the next 4 pick the prior"
-            " component, multiplicity, jet rapidity and jet azimuth, the last 5 drive the full"
-            " jet and the multiplicity before truncation",
+            " component, multiplicity, jet rapidity and jet azimuth, the next 5 drive the full"
+            " jet and the multiplicity before truncation"
+            + (
+                ", the last 2 the turn about the jet axis and its reflection"
+                if model.vae.config.orient
+                else ""
+            ),
             "label": "int64 [B] jet type, JetNet coding",
             "temperature": "float32 [B] or [1], > 0; scales the prior's spread",
         },

@@ -79,9 +79,10 @@ def make_batch(
     max_edges: int,
     max_hyperedges: int,
     extra: dict[str, Tensor] | None = None,
+    oriented: bool = False,
 ) -> Batch:
     """A normalized PyG ``Batch`` of dense jets: lab-frame ``p4`` [B, N, 4] in GeV, ``mask``
-    [B, N], ``label`` [B], with the model's edge and hyperedge bounds."""
+    [B, N], ``label`` [B], with the model's edge and hyperedge bounds and frame."""
     with torch.no_grad():
-        out = model_inputs(p4, mask, norm.tensors(), max_edges, max_hyperedges)
+        out = model_inputs(p4, mask, norm.tensors(), max_edges, max_hyperedges, oriented)
         return inputs_to_batch(*out, mask.bool(), label, extra)

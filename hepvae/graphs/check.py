@@ -59,7 +59,7 @@ def check_graphs(
                 p4, mask = dataset.arrays.dense(index, cfg.n_particles)
                 with torch.no_grad():
                     x = jet_inputs(p4 / dataset.norm.tensors()["p4_scale"], mask,
-                                   cfg.max_edges, cfg.max_hyperedges)  # fmt: skip
+                                   cfg.max_edges, cfg.max_hyperedges, cfg.orient)  # fmt: skip
                 groups = {
                     "particle": (x.particle, mask),
                     "coord": (x.coords, mask),

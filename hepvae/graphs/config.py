@@ -25,7 +25,8 @@ class GraphConfig:
     ``seed``: changes the split. ``max_jets``: read at most this many jets (in file order).
     ``norm_jets``: at most this many training jets, evenly spaced, give the statistics.
     ``cache``: folder for the compact arrays and statistics (None: read the files each time).
-    ``read_chunk``: jets read from ROOT at a time.
+    ``read_chunk``: jets read from ROOT at a time. ``orient``: features in the model's
+    oriented frame (the model's ``orient``).
     """
 
     n_particles: int = _MODEL.n_particles
@@ -39,6 +40,7 @@ class GraphConfig:
     norm_jets: int = 10_000
     cache: str | None = None
     read_chunk: int = 100_000
+    orient: bool = _MODEL.orient
 
     def __post_init__(self) -> None:
         for name in ("n_particles", "n_labels", "norm_jets", "read_chunk"):
@@ -69,6 +71,7 @@ class GraphConfig:
             "max_edges": m.max_edges,
             "max_hyperedges": m.max_hyperedges,
             "n_labels": m.n_labels,
+            "orient": m.orient,
             "split_fractions": (
                 1.0 - d.val_fraction - d.test_fraction,
                 d.val_fraction,

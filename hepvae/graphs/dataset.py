@@ -119,7 +119,9 @@ class JetGraphDataset(Dataset):
             "nparticles": torch.from_numpy(np.asarray(self.arrays.nparticles[index], np.int64)),
         }
         cfg = self.config
-        return make_batch(p4, mask, label, self.norm, cfg.max_edges, cfg.max_hyperedges, extra)
+        return make_batch(
+            p4, mask, label, self.norm, cfg.max_edges, cfg.max_hyperedges, extra, cfg.orient
+        )
 
     def __getitem__(self, index):
         """One jet -> ``Data``; a slice or a list of indices -> ``Batch``."""

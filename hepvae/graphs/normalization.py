@@ -39,7 +39,9 @@ def compute_normalization(
     if scale is None:
         sums = [energy_sum(p4, mask) for p4, mask, _ in dense]
         scale = sum(s for s, _ in sums) / max(sum(n for _, n in sums), 1)
-    builder = NormalizationBuilder(config.n_labels, config.max_edges, config.max_hyperedges, scale)
+    builder = NormalizationBuilder(
+        config.n_labels, config.max_edges, config.max_hyperedges, scale, config.orient
+    )
     with ProgressBar(len(chosen), "normalization", progress, transient=True) as bar:
         for p4, mask, index in dense:
             builder.add(p4, mask, torch.from_numpy(np.asarray(arrays.label[index], np.int64)))

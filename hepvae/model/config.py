@@ -53,6 +53,11 @@ class ModelConfig:
     #: drown the condition, so that decoded jets hardly depend on the latent
     slot_init_std: float = 1.0
     gradient_checkpointing: bool = False
+    #: work in the oriented frame: each jet is also turned about its axis so that its leading
+    #: constituent points along +z and reflected so the second has py >= 0 (exact, see
+    #: hepvae.physics.kinematics.orient); generation draws the turn and the reflection
+    #: uniformly (two more noise columns)
+    orient: bool = True
     #: Gaussian components per class of the generation prior fitted after training
     prior_components: int = 8
 

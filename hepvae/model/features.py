@@ -26,7 +26,15 @@ import torch
 
 from hepvae.graphs import features as G
 from hepvae.graphs.features import upper_pairs
-from hepvae.physics.kinematics import azimuth, jet_momentum, pseudorapidity, pt_of, to_canonical
+from hepvae.physics.kinematics import (
+    azimuth,
+    jet_momentum,
+    orient,
+    orientation,
+    pseudorapidity,
+    pt_of,
+    to_canonical,
+)
 
 LOG_FLOOR = 1e-6
 PT_FLOOR = 1e-6
@@ -66,14 +74,21 @@ class JetInputs(NamedTuple):
 
 
 def jet_inputs(
-    p4: torch.Tensor, mask: torch.Tensor, max_edges: int, max_hyperedges: int
+    p4: torch.Tensor,
+    mask: torch.Tensor,
+    max_edges: int,
+    max_hyperedges: int,
+    oriented: bool = False,
 ) -> JetInputs:
     """:class:`JetInputs` of lab-frame constituents ``p4`` [B, N, 4] already divided by the
     four-momentum scale, with ``mask`` [B, N] bool and the edge and hyperedge bounds of the
-    model config."""
+    model config. ``oriented``: ``p4c`` and ``jet_c`` are in the oriented frame
+    (:func:`hepvae.physics.kinematics.orient`) instead of the canonical one."""
     p4 = p4 * mask.unsqueeze(-1).to(p4.dtype)
     jet = jet_momentum(p4, mask)
     p4c = to_canonical(p4, jet)
+    if oriented:
+        p4c = orient(p4c, *orientation(p4c, mask))
     jet_c = jet_momentum(p4c, mask)
     jet_pt = pt_of(jet_c, PT_FLOOR)
     pairs, edge_mask = select_edges(p4c, mask, jet_pt, max_edges)

@@ -209,9 +209,16 @@ class NormalizationBuilder:
     features are taken; ``max_edges`` and ``max_hyperedges`` are those of the model config.
     """
 
-    def __init__(self, n_labels: int, max_edges: int, max_hyperedges: int, p4_scale: float):
+    def __init__(
+        self,
+        n_labels: int,
+        max_edges: int,
+        max_hyperedges: int,
+        p4_scale: float,
+        oriented: bool = False,
+    ):
         self.n_labels, self.max_edges, self.max_hyperedges = n_labels, max_edges, max_hyperedges
-        self.p4_scale = p4_scale
+        self.p4_scale, self.oriented = p4_scale, oriented
         self.stats = {group: RunningStats(len(names)) for group, names in GROUPS.items()}
         self.rapidities: list[torch.Tensor] = []
         self.labels: list[torch.Tensor] = []
@@ -224,7 +231,9 @@ class NormalizationBuilder:
         p4, mask, label = p4[good].double(), mask[good], label[good]
         if not len(p4):
             return
-        x = F.jet_inputs(p4 / self.p4_scale, mask, self.max_edges, self.max_hyperedges)
+        x = F.jet_inputs(
+            p4 / self.p4_scale, mask, self.max_edges, self.max_hyperedges, self.oriented
+        )
         self.stats["particle"].update(x.particle[mask])
         self.stats["coord"].update(x.coords[mask])
         self.stats["edge"].update(x.edges[x.edge_mask])
@@ -262,13 +271,15 @@ def model_inputs(
     stats: Mapping[str, torch.Tensor],
     max_edges: int,
     max_hyperedges: int,
+    oriented: bool = False,
 ) -> tuple[F.JetInputs, torch.Tensor, torch.Tensor, torch.Tensor]:
     """What the model sees of dense jets: lab-frame ``p4`` [B, N, 4] in GeV and ``mask``
     [B, N] -> (:class:`~hepvae.model.features.JetInputs`, standardized particle [B, N, 6],
     edge [B, E, 5] and hyperedge [B, H, 5] features, zero where padded). ``stats`` holds
-    tensors named like the model's buffers (:meth:`Normalization.tensors`)."""
+    tensors named like the model's buffers (:meth:`Normalization.tensors`); ``oriented``: in
+    the oriented frame (:func:`hepvae.model.features.jet_inputs`)."""
     mask = mask.bool()
-    x = F.jet_inputs(p4 / stats["p4_scale"], mask, max_edges, max_hyperedges)
+    x = F.jet_inputs(p4 / stats["p4_scale"], mask, max_edges, max_hyperedges, oriented)
 
     def standardize(values: torch.Tensor, group: str, real: torch.Tensor) -> torch.Tensor:
         out = (values - stats[f"{group}_mean"]) / stats[f"{group}_std"]
@@ -308,7 +319,9 @@ def compute_normalization(
     good = torch.nonzero(_good(p4, mask)).squeeze(1)[:max_jets]
     total, count = energy_sum(p4[good], mask[good])
     scale = total / count if count else 1.0
-    builder = NormalizationBuilder(config.n_labels, config.max_edges, config.max_hyperedges, scale)
+    builder = NormalizationBuilder(
+        config.n_labels, config.max_edges, config.max_hyperedges, scale, config.orient
+    )
     for index in good.split(chunk):
         builder.add(p4[index], mask[index], label[index])
     return builder.result()

@@ -1,15 +1,21 @@
 """A pure-tensor sampling module (for ONNX export): noise, label, temperature -> jets in GeV.
 
-Inputs: ``noise`` [B, latent_dim + 4 + 5] standard normal, ``label`` [B] int64 (JetNet
-coding), ``temperature`` [B] or a scalar tensor (> 0). The first ``latent_dim`` noise columns
-are the latent noise eps; the next four are mapped to uniforms by the normal CDF and pick the
-prior component, the multiplicity, the jet rapidity and the azimuth; the last five feed the
-rest head's Gaussian (:mod:`hepvae.model.rest`):
+Inputs: ``noise`` [B, noise_dim] standard normal, ``label`` [B] int64 (JetNet coding),
+``temperature`` [B] or a scalar tensor (> 0); noise_dim = latent_dim + 4 + 5, plus 2 with
+``config.orient``. The first ``latent_dim`` noise columns are the latent noise eps; the next
+four are mapped to uniforms by the normal CDF and pick the prior component, the
+multiplicity, the jet rapidity and the azimuth; the next five feed the rest head's Gaussian
+(:mod:`hepvae.model.rest`); with ``orient`` the last two give the turn about the jet axis
+(column ``latent_dim + 9``, as a uniform) and the reflection (the sign of column
+``latent_dim + 10``):
 
 - z = mean_k + T * L_k eps from the class's prior mixture (:mod:`hepvae.model.prior`; the
   temperature T scales the prior's spread; component k by inverse CDF of its weights);
 - multiplicity by inverse CDF of softmax(logits / T) of the multiplicity head;
 - jet rapidity by the per-class quantile table of the training data, azimuth uniform;
+- with ``orient``, the decoded jet (oriented frame) is turned about its axis by an angle
+  uniform in [-pi, pi) and reflected (y -> -y) with probability 1/2, the inverse of
+  :func:`hepvae.physics.kinematics.orient` at a random orientation, before it is placed;
 - the full jet and the multiplicity before truncation relative to the decoded constituents'
   sum: rest targets = mean + T * sigma * noise of the rest head, inverted by
   :func:`hepvae.model.rest.apply_rest` on the lab-frame constituents.
@@ -29,7 +35,7 @@ from torch import nn
 from hepvae.model.multiplicity import count_fraction, sample_counts
 from hepvae.model.prior import sample_prior
 from hepvae.model.rest import REST_DIM, apply_rest
-from hepvae.physics.kinematics import from_canonical
+from hepvae.physics.kinematics import from_canonical, unorient
 
 
 class JetSampler(nn.Module):
@@ -41,7 +47,7 @@ class JetSampler(nn.Module):
 
     @staticmethod
     def noise_dim(vae: nn.Module) -> int:
-        return vae.config.latent_dim + 4 + REST_DIM
+        return vae.config.latent_dim + 4 + REST_DIM + (2 if vae.config.orient else 0)
 
     def forward(
         self, noise: torch.Tensor, label: torch.Tensor, temperature: torch.Tensor
@@ -69,9 +75,15 @@ class JetSampler(nn.Module):
         mask = slots.unsqueeze(0) < counts.unsqueeze(-1)
         y = _interpolate(vae.rapidity_quantiles[label], u[:, 2])
         phi = math.pi * (2.0 * u[:, 3] - 1.0)
-        p4 = from_canonical(out.p4c, y, phi) * vae.p4_scale * mask.unsqueeze(-1).to(noise.dtype)
+        p4c = out.p4c
+        if vae.config.orient:
+            turn = latent + 4 + REST_DIM
+            angle = math.pi * torch.erf(noise[:, turn] / math.sqrt(2.0))  # uniform in (-pi, pi)
+            sign = torch.where(noise[:, turn + 1] < 0, -1.0, 1.0).to(noise.dtype)
+            p4c = unorient(p4c, angle, sign)
+        p4 = from_canonical(p4c, y, phi) * vae.p4_scale * mask.unsqueeze(-1).to(noise.dtype)
         inputs = vae.rest_inputs(cond, out.p4c, mask, count_fraction(one_hot))
-        rest = vae.rest_head.draw(inputs, noise[:, latent + 4 :], temp)
+        rest = vae.rest_head.draw(inputs, noise[:, latent + 4 : latent + 4 + REST_DIM], temp)
         # the rest targets are boost and rotation invariant: apply them to the lab constituents
         full, nparticles = apply_rest(p4, mask, rest)
         return p4, mask, full, nparticles

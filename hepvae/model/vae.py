@@ -27,8 +27,11 @@ from hepvae.model.rest import MASS_FLOOR, RestHead, gaussian_nll, rest_targets, 
 from hepvae.physics.kinematics import (
     azimuth,
     from_canonical,
+    orientation,
     pt_of,
     rapidity,
+    to_canonical,
+    unorient,
 )
 
 
@@ -115,7 +118,9 @@ class HyperVAE(nn.Module):
             raise ValueError(f"expected {n} particle slots, got {p4.shape[1]}")
         stats = dict(self.named_buffers(recurse=False))
         cfg = self.config
-        x, particle, edges, hyper = model_inputs(p4, mask, stats, cfg.max_edges, cfg.max_hyperedges)
+        x, particle, edges, hyper = model_inputs(
+            p4, mask, stats, cfg.max_edges, cfg.max_hyperedges, cfg.orient
+        )
         return Prepared(
             mask.bool(), label, x.p4c, x.jet, x.jet_c, particle, x.pairs, x.edge_mask, edges,
             x.triplets, x.hmask, hyper,
@@ -287,7 +292,8 @@ class HyperVAE(nn.Module):
     def reconstruct(self, p4, mask, label, true_multiplicity: bool = False) -> torch.Tensor:
         """Encode (posterior mean) and decode jets; returns (p4 [B, N, 4] GeV lab, mask [B, N]).
 
-        Decoded jets are placed at the rapidity and azimuth of the input jets. The multiplicity
+        Decoded jets are placed at the rapidity and azimuth of the input jets (and, with
+        ``config.orient``, turned back about their axis as the input was). The multiplicity
         is the head's most probable one unless ``true_multiplicity``.
         """
         x = self.prepare(p4, mask, label)
@@ -297,7 +303,11 @@ class HyperVAE(nn.Module):
         one_hot = TF.one_hot(index, self.config.n_particles).to(mu.dtype)
         out = self.decode(mu, label, one_hot)
         new_mask = out.weights > 0.5
-        lab = from_canonical(out.p4c, rapidity(x.jet), azimuth(x.jet))
+        p4c = out.p4c
+        if self.config.orient:
+            canonical = to_canonical(p4.to(x.jet.dtype), x.jet)  # the frame is scale-free
+            p4c = unorient(p4c, *orientation(canonical, x.mask))
+        lab = from_canonical(p4c, rapidity(x.jet), azimuth(x.jet))
         return lab * self.p4_scale * new_mask.unsqueeze(-1), new_mask
 
     @torch.no_grad()

@@ -20,6 +20,12 @@ Conventions
 * The *canonical frame* of a jet is the lab frame rotated about the beam axis by -phi_J and
   boosted along the beam by -y_J (azimuth and rapidity of the jet four-momentum): there the
   jet points along +x with zero rapidity. Both maps are exact Lorentz transformations.
+* The *oriented frame* (:func:`orient`) turns the canonical frame about the jet axis (+x) so
+  that the leading constituent's (by canonical-frame energy) momentum transverse to the axis
+  points along +z, and reflects y -> -y where needed so that the second has py >= 0: an exact
+  rotation times an (improper) reflection, fixed per jet by its constituents. In it the beam
+  direction of the canonical frame, (0, 0, 0, 1), becomes (0, 0, s sin a, cos a) with the
+  jet's own angle a and sign s of :func:`orientation`.
 """
 
 from __future__ import annotations
@@ -175,6 +181,59 @@ def from_canonical(p4: Tensor, y: Tensor, phi: Tensor) -> Tensor:
     """Place canonical-frame constituents [B, N, 4] at jet rapidity ``y`` and azimuth ``phi``
     (both [B]); the inverse of :func:`to_canonical` for the jet's own (y, phi)."""
     return rotate_z(boost_z(p4, y[:, None]), phi[:, None])
+
+
+# -- rotations about the jet axis and the y reflection: the oriented frame ---------------------
+def rotate_x(p4: Tensor, angle: Tensor) -> Tensor:
+    """Rotate about the x axis (the jet axis of the canonical frame) by ``angle`` [rad]:
+    (py, pz) -> (c py - s pz, s py + c pz), broadcast over the leading axes."""
+    c, s = torch.cos(angle), torch.sin(angle)
+    e, px, py, pz = p4.unbind(-1)
+    return torch.stack([e, px, c * py - s * pz, s * py + c * pz], dim=-1)
+
+
+def reflect_y(p4: Tensor, sign: Tensor) -> Tensor:
+    """Multiply py by ``sign`` (+1 or -1, broadcast): the identity or the reflection y -> -y."""
+    e, px, py, pz = p4.unbind(-1)
+    return torch.stack([e, px, sign * py, pz], dim=-1)
+
+
+@torch.no_grad()
+def orientation(p4c: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """(angle [B] in [-pi, pi), sign [B] of +-1) of canonical-frame constituents [B, N, 4] with
+    ``mask`` [B, N] bool, such that :func:`orient` puts the leading constituent at py = 0,
+    pz >= 0 and the second-leading at py >= 0. Jets with one constituent get sign +1.
+
+    Leading means largest energy in the canonical frame (the jet's zero-rapidity frame; for
+    constituents within the jet this orders them almost exactly as pT does), which, unlike pT,
+    is unchanged by turns about the jet axis: the oriented jet is then the same for every turn
+    and reflection of the input about its axis. Computed without gradient: a fixed function of
+    the input, not of the model.
+    """
+    energy = torch.where(mask, p4c[..., 0], p4c.new_tensor(-1.0))
+    top = torch.topk(energy, min(2, energy.shape[1]), dim=1).indices
+    first = p4c.gather(1, top[:, :1, None].expand(-1, -1, 4))[:, 0]
+    angle = wrap_angle(torch.atan2(first[:, 3], first[:, 2]) - 0.5 * math.pi)
+    sign = torch.ones_like(angle)
+    if top.shape[1] > 1:
+        second = p4c.gather(1, top[:, 1:2, None].expand(-1, -1, 4))
+        py = rotate_x(second, -angle[:, None])[:, 0, 2]
+        has_second = mask.sum(1) > 1
+        sign = torch.where(has_second & (py < 0), -sign, sign)
+    return angle, sign
+
+
+def orient(p4c: Tensor, angle: Tensor, sign: Tensor) -> Tensor:
+    """Canonical-frame four-momenta [B, ..., 4] in the oriented frame: rotate about x by
+    ``-angle``, then reflect y by ``sign`` (both [B], from :func:`orientation`)."""
+    shape = (-1,) + (1,) * (p4c.dim() - 2)
+    return reflect_y(rotate_x(p4c, -angle.reshape(shape)), sign.reshape(shape))
+
+
+def unorient(p4o: Tensor, angle: Tensor, sign: Tensor) -> Tensor:
+    """The inverse of :func:`orient`: oriented-frame four-momenta back to the canonical frame."""
+    shape = (-1,) + (1,) * (p4o.dim() - 2)
+    return rotate_x(reflect_y(p4o, sign.reshape(shape)), angle.reshape(shape))
 
 
 def random_lorentz(

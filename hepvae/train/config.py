@@ -111,4 +111,8 @@ def load_train_config(path: str | Path | None) -> Config:
 
 
 def config_from_dict(data: dict, where: str = "checkpoint config") -> Config:
+    """The config saved in a checkpoint; models saved before ``model.orient`` existed were
+    trained in the canonical frame (orient false)."""
+    if isinstance(data.get("model"), dict) and "orient" not in data["model"]:
+        data = {**data, "model": {**data["model"], "orient": False}}
     return from_dict(Config, data, where=where)
