@@ -353,3 +353,16 @@ def test_cpp_sampler_matches_python(onnx_file, tmp_path):
     )  # fmt: skip
     assert bad.returncode == 2 and "not trained" in bad.stderr
     assert not (tmp_path / "bad.csv").exists()
+
+
+def test_p4_deviation_matches_constituents_not_slots():
+    """Two constituents that the graphs sort in different orders are no deviation; a moved one is."""
+    rng = np.random.default_rng(0)
+    p3 = rng.normal(size=(3, 5, 3)) * 30.0
+    ref = np.concatenate([np.linalg.norm(p3, axis=-1, keepdims=True), p3], -1)
+    ref[:, 4] = 0.0  # a padded slot
+    swapped = ref[:, [1, 0, 2, 3, 4]]
+    assert p4_deviation(ref, swapped) == 0.0
+    moved = ref.copy()
+    moved[1, 2, 3] += 1.0
+    assert 1e-3 < p4_deviation(ref, moved) < 1.0
