@@ -100,8 +100,8 @@ FULL = SCALES["full"].sizes
 AXIS_TEXT = {
     "constituents": "JetNet coordinates of the leading 30 constituents relative to their own "
     "sum, for real and generated jets alike (the jet the generator emits).",
-    "stored": "JetNet coordinates relative to the stored jets (real: all constituents; "
-    "generated: the sum of the 30 it emits).",
+    "stored": "JetNet coordinates relative to the stored jets (the full jet: real jets hold all "
+    "their constituents; the generator emits the full jet and its leading 30).",
 }
 #: observables of the summary figure per class (names of hepvae.analysis.histograms.SPECS)
 FIGURE_OBSERVABLES = ("jet_mass", "tau21", "tau32", "d2", "eec2", "multiplicity", "pt_rel")
