@@ -9,7 +9,8 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
-import pytest
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from hepvae.data.schema import make_jets, write_jets
 
@@ -43,3 +44,12 @@ def jets():
 @pytest.fixture
 def jet_file(tmp_path, jets):
     return write_jets(tmp_path / "jets.root", jets, {"producer": "test"})
+
+
+@pytest.fixture
+def one_thread():
+    """Small tensors: one intra-op thread is faster than two on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

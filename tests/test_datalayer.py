@@ -20,13 +20,7 @@ from hepvae.train.config import Config
 from hepvae.train.run import prepare_data
 from tests.conftest import random_jets
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _config(path, cache=None, **data) -> Config:

@@ -35,13 +35,7 @@ from tests.conftest import random_jets
 D = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one intra-op thread is faster than two on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _dense(n_jets=4, n_max=9, seed=0, massive=False, dtype=D):
