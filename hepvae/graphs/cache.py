@@ -27,6 +27,7 @@ from hepvae.graphs.normalization import compute_normalization
 from hepvae.graphs.reading import read_splits
 from hepvae.graphs.splits import SPLITS
 from hepvae.model.normalization import Normalization
+from hepvae.paths import as_paths
 
 #: 2: full jet four-momentum and multiplicity before truncation; model features and statistics
 CACHE_FORMAT = 2
@@ -107,14 +108,6 @@ def _write_cache(
         ) from None
 
 
-def as_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
-    """One path or many as a list of ``Path`` (an error when there are none)."""
-    paths = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
-    if not paths:
-        raise HepvaeError("no input files given")
-    return paths
-
-
 def load_splits(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     config: GraphConfig,
@@ -129,6 +122,8 @@ def load_splits(
     is used, or built and written first.
     """
     paths = as_paths(paths)
+    if not paths:
+        raise HepvaeError("no input files given")
     wanted = list(wanted)
     for split in wanted:
         if split not in SPLITS:
