@@ -34,6 +34,10 @@ from torch import nn
 from hepvae.model.decoder import Decoder, on_mass_shell
 
 METRIC = (1.0, -1.0, -1.0, -1.0)
+#: attention scores below the row maximum by more than this are taken at it (exp(-80) ~ 2e-35,
+#: below float32 resolution next to the maximum's weight 1): onnxruntime's Exp is about ten
+#: times slower on arguments in the underflow range, the padded keys' -inf included
+EXP_FLOOR = -80.0
 
 
 def affine(fn: Callable[[torch.Tensor], torch.Tensor], n_in: int) -> tuple[torch.Tensor, ...]:
@@ -68,7 +72,9 @@ def norm_matrix(v_channels: int, s_channels: int) -> torch.Tensor:
 def rms_scale(x: torch.Tensor, matrix: torch.Tensor, eps: float) -> torch.Tensor:
     """1 / RMS of rows x [.., F] as ``SlimRMSNorm`` takes it (|Minkowski square| per vector
     channel), shape [.., 1]."""
-    return torch.rsqrt((x * x).matmul(matrix).abs().sum(-1, keepdim=True) + eps)
+    # eps is added before the trailing unit axis: onnxruntime broadcasts a scalar onto a
+    # [.., 1] tensor about thirty times slower than onto [..]
+    return torch.rsqrt((x * x).matmul(matrix).abs().sum(-1) + eps).unsqueeze(-1)
 
 
 class FastBlock(nn.Module):
@@ -154,7 +160,7 @@ class FastBlock(nn.Module):
         # scores with keys along the rows, [B, H, N keys, N queries]: onnxruntime normalizes
         # over a non-last axis of 30 much faster than along rows of 30 (its Softmax)
         scores = k.matmul(q.transpose(-1, -2)) * self.head_dim**-0.5 + bias
-        weights = torch.exp(scores - scores.amax(-2, keepdim=True))
+        weights = torch.exp((scores - scores.amax(-2, keepdim=True)).clamp_min(EXP_FLOOR))
         weights = weights / weights.sum(-2, keepdim=True)
         att = weights.transpose(-1, -2).matmul(v).transpose(1, 2).reshape(h.shape[0], -1)
         h = h + att.matmul(self.w_att) + self.b_att
