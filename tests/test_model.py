@@ -264,3 +264,57 @@ def test_model_shape_loss_part_is_reported_and_trains():
     out.total.backward()
     assert all(p.grad is not None for p in model.decoder.parameters())
     assert "shape" not in small_model()(p4.float(), mask, label).parts
+
+
+def _ordered_by_hand(cost, pmask, tmask, pt):
+    """The ordered set loss of one jet written out: the k-th real slot with the k-th hardest
+    true particle, leftovers to their nearest partner, over the larger count."""
+    slots = [i for i in range(cost.shape[0]) if pmask[i]]
+    trues = sorted((j for j in range(cost.shape[1]) if tmask[j]), key=lambda j: -float(pt[j]))
+    k = min(len(slots), len(trues))
+    total = sum(float(cost[slots[r], trues[r]]) for r in range(k))
+    total += sum(min(float(cost[i, j]) for i in slots) for j in trues[k:])
+    total += sum(min(float(cost[i, j]) for j in trues) for i in slots[k:])
+    return total / max(len(slots), len(trues)), dict(zip(trues[:k], slots[:k]))
+
+
+def test_ordered_set_loss_pairs_slots_with_the_hardest_particles_in_turn():
+    pred, true, pmask, tmask = _sets(seed=3, b=4, n=6)
+    pmask[2, 2:] = False  # fewer slots than particles in jet 2, more in jet 1 (from _sets)
+    pt = torch.rand(4, 6, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    cost = L.squared_distances(pred, true)
+    loss, assign = L.set_loss("ordered", cost, pmask, tmask, true_pt=pt)
+    for b in range(4):
+        want, pairs = _ordered_by_hand(cost[b], pmask[b], tmask[b], pt[b])
+        assert float(loss[b]) == pytest.approx(want)
+        assert {j: int(assign[b, j]) for j in pairs} == pairs
+    # unlike a matching, the pairing follows pT, not the cost
+    assert loss.sum() > L.hungarian(cost, pmask, tmask)[0].sum()
+
+
+def test_angle_weight_scales_only_the_angular_part_of_the_cost():
+    pred, true, _, _ = _sets(seed=5, b=2, n=4)
+    angles = lambda x: x * x.new_tensor([1.0, 1.0, 0.0])  # noqa: E731
+    log_pt = lambda x: x * x.new_tensor([0.0, 0.0, 1.0])  # noqa: E731
+    plain = L.coordinate_cost(pred, true)
+    torch.testing.assert_close(plain, L.squared_distances(pred, true))
+    weighted = L.coordinate_cost(pred, true, angle_weight=4.0)
+    want = 4.0 * L.squared_distances(angles(pred), angles(true))
+    torch.testing.assert_close(weighted, want + L.squared_distances(log_pt(pred), log_pt(true)))
+
+
+@pytest.mark.parametrize("change", [{"set_loss": "ordered"}, {"angle_weight": 4.0}])
+def test_model_trains_with_the_set_loss_options(change):
+    p4, mask, label = dense_jets(16, seed=5)
+    particle = {}
+    for name, config in (("default", LossConfig()), ("changed", LossConfig(**change))):
+        model = small_model(loss=config)
+        torch.manual_seed(1)
+        out = model(p4.float(), mask, label)
+        out.total.backward()
+        particle[name] = float(out.parts["particle"])
+        assert math.isfinite(particle[name])
+        assert all(p.grad is not None for p in model.decoder.parameters())
+    assert particle["default"] != pytest.approx(particle["changed"])
+    with pytest.raises(ValueError, match="angle_weight"):
+        LossConfig(angle_weight=0.0)

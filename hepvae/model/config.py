@@ -81,11 +81,16 @@ class LossConfig:
 
     #: permutation-invariant particle loss. ``hungarian`` (one-to-one) is the default: at equal
     #: training time it gave 2-5x lower W1P than ``chamfer``, whose many-to-one nearest
-    #: assignment also makes the edge and hyperedge losses compare degenerate pairs
-    set_loss: Literal["chamfer", "hungarian", "sinkhorn"] = "hungarian"
+    #: assignment also makes the edge and hyperedge losses compare degenerate pairs.
+    #: ``ordered`` (the k-th slot against the k-th hardest particle, no matching) gave the
+    #: best tau32 and EEC but a 3x worse W1P in the prong ablation (docs/ablation_prongs.md)
+    set_loss: Literal["chamfer", "hungarian", "sinkhorn", "ordered"] = "hungarian"
     #: share of the pT weighting of true particles in the set loss (0: every particle weighs
     #: the same; 1: by pT fraction, see hepvae.model.losses.pt_weights)
     particle_pt_weight: float = 0.0
+    #: weight of the angles (eta, phi) against ln pT in the particle set loss, each in units
+    #: of its standard deviation over the training constituents (hepvae.model.losses)
+    angle_weight: float = 1.0
     sinkhorn_epsilon: float = 0.05
     sinkhorn_iterations: int = 30
     particle: float = 1.0
@@ -117,3 +122,5 @@ class LossConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.particle_pt_weight <= 1.0:
             raise ValueError("particle_pt_weight must be in [0, 1]")
+        if self.angle_weight <= 0:
+            raise ValueError("angle_weight must be > 0")

@@ -11,6 +11,9 @@ and hyperedge losses use that same assignment, so they are consistent with the p
   detached cost); particles left over when the counts differ add their nearest distance.
 - ``sinkhorn``: entropic optimal transport with uniform weights (log domain); each true
   particle is assigned the prediction carrying most of its mass.
+- ``ordered``: no matching: the k-th real predicted slot stands for the k-th hardest true
+  particle (by pT), so that each slot has one stable target (the leading particle, the
+  second, ...); particles left over when the counts differ add their nearest distance.
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ BIG = 1e9
 def squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """|a_i - b_j|^2: [B, N, D], [B, M, D] -> [B, N, M]."""
     return ((a.unsqueeze(2) - b.unsqueeze(1)) ** 2).sum(-1)
+
+
+def coordinate_cost(pred: torch.Tensor, true: torch.Tensor, angle_weight: float = 1.0):
+    """Set-loss cost [B, Np, Nt] between standardized (eta, phi, ln pT) [B, N, 3]:
+    ``angle_weight`` (d eta^2 + d phi^2) + d ln pT^2."""
+    scale = pred.new_tensor([angle_weight**0.5, angle_weight**0.5, 1.0])
+    return squared_distances(pred * scale, true * scale)
 
 
 def _nearest(cost, pmask, tmask):
@@ -80,6 +90,28 @@ def hungarian(cost, pmask, tmask):
     return loss / n, assign
 
 
+def ordered(cost, pmask, tmask, true_pt):
+    """Loss [B] and assignment [B, Nt] pairing the k-th real predicted slot with the k-th
+    hardest true particle by ``true_pt`` [B, Nt] (any unit)."""
+    to_true, nearest_pred, to_pred = _nearest(cost, pmask, tmask)
+    n_pred, n_true = pmask.sum(1, keepdim=True), tmask.sum(1, keepdim=True)
+    rank = torch.arange(cost.shape[1], device=cost.device).expand_as(pmask)
+    slot_of_rank = torch.where(pmask, rank, cost.shape[1]).sort(1).values  # real slots first
+    by_pt = true_pt.masked_fill(~tmask, float("-inf")).argsort(1, descending=True)
+    k = min(cost.shape[1], cost.shape[2])
+    paired = torch.arange(k, device=cost.device) < torch.minimum(n_pred, n_true)  # [B, k]
+    slots, trues = slot_of_rank[:, :k].clamp_max(cost.shape[1] - 1), by_pt[:, :k]
+    pair_cost = cost.gather(1, slots.unsqueeze(-1).expand(-1, -1, cost.shape[2]))
+    pair_cost = pair_cost.gather(2, trues.unsqueeze(-1)).squeeze(-1)
+    matched_t = torch.zeros_like(tmask).scatter(1, trues, paired) & tmask
+    matched_p = pmask & (pmask.cumsum(1) <= torch.minimum(n_pred, n_true))
+    kept = nearest_pred.gather(1, trues)
+    assign = nearest_pred.scatter(1, trues, torch.where(paired, slots, kept))
+    loss = (pair_cost * paired).sum(1)
+    loss = loss + (to_true * (tmask & ~matched_t)).sum(1) + (to_pred * (pmask & ~matched_p)).sum(1)
+    return loss / torch.maximum(n_pred, n_true).squeeze(1).clamp_min(1).to(cost.dtype), assign
+
+
 def sinkhorn(cost, pmask, tmask, epsilon: float = 0.05, iterations: int = 30):
     """Entropic optimal-transport loss [B] and assignment [B, Nt]."""
     valid = pmask[:, :, None] & tmask[:, None, :]
@@ -112,14 +144,18 @@ def pt_weights(pt: torch.Tensor, mask: torch.Tensor, share: float) -> torch.Tens
     return ((1.0 - share) + share * n * z) * w
 
 
-def set_loss(kind: str, cost, pmask, tmask, epsilon: float = 0.05, iterations: int = 30):
-    """Dispatch to ``chamfer``, ``hungarian`` or ``sinkhorn``."""
+def set_loss(
+    kind: str, cost, pmask, tmask, epsilon: float = 0.05, iterations: int = 30, true_pt=None
+):
+    """Dispatch to ``chamfer``, ``hungarian``, ``sinkhorn`` or ``ordered`` (needs ``true_pt``)."""
     if kind == "chamfer":
         return chamfer(cost, pmask, tmask)
     if kind == "hungarian":
         return hungarian(cost, pmask, tmask)
     if kind == "sinkhorn":
         return sinkhorn(cost, pmask, tmask, epsilon, iterations)
+    if kind == "ordered":
+        return ordered(cost, pmask, tmask, true_pt)
     raise ValueError(f"unknown set loss {kind!r}")
 
 

@@ -213,14 +213,15 @@ class HyperVAE(nn.Module):
         pred_raw, true_raw = F.loss_coordinates(out.p4c), F.loss_coordinates(x.p4c)
         pred_coords = self._standardize(pred_raw, "coord")
         true_coords = self._standardize(true_raw, "coord")
-        cost = L.squared_distances(pred_coords, true_coords)
+        cost = L.coordinate_cost(pred_coords, true_coords, cfg.angle_weight)
         pred_pt_i, true_pt_i = pt_of(out.p4c, F.PT_FLOOR), pt_of(x.p4c, F.PT_FLOOR)
         if cfg.particle_pt_weight > 0:
             weights = L.pt_weights(true_pt_i, x.mask, cfg.particle_pt_weight)
             cost = cost * weights.unsqueeze(1)
         particle, assign = L.set_loss(
-            cfg.set_loss, cost, pmask, x.mask, cfg.sinkhorn_epsilon, cfg.sinkhorn_iterations
-        )
+            cfg.set_loss, cost, pmask, x.mask, cfg.sinkhorn_epsilon, cfg.sinkhorn_iterations,
+            true_pt_i,
+        )  # fmt: skip
         parts = {"particle": particle.mean()}
         pred_jet = (out.p4c * out.weights.unsqueeze(-1)).sum(1)
         pred_pt = pt_of(pred_jet, F.PT_FLOOR)
