@@ -1,6 +1,9 @@
 import itertools
 import json
 import math
+import os
+import subprocess
+import sys
 
 import awkward as ak
 import numpy as np
@@ -532,3 +535,20 @@ def test_graph_config_from_mapping():
         GraphConfig(split_fractions=(0.5, 0.5, 0.5))
     with pytest.raises(ConfigError, match="n_particles"):
         GraphConfig(n_particles=0)
+
+
+def test_cache_write_removes_what_killed_writers_left(tmp_path, jet_file):
+    cache = tmp_path / "cache"
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+    dead = int(finished.stdout)
+    left = [tmp_path / f".cache.tmp-{dead}", tmp_path / f".cache.old-{dead}"]
+    alive = tmp_path / f".cache.tmp-{os.getppid()}"  # a running process keeps its folder
+    mine = tmp_path / "notes.tmp-1"
+    for folder in [*left, alive, mine]:
+        folder.mkdir()
+        (folder / "meta.json").write_text("{}")
+    JetGraphDataset(jet_file, GraphConfig(max_hyperedges=8, cache=str(cache)), "val")
+    assert (cache / "meta.json").is_file()
+    assert not any(folder.exists() for folder in left)
+    assert alive.is_dir() and mine.is_dir()

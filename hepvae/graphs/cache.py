@@ -10,8 +10,10 @@ the same settings share it.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from hepvae.atomic import process_running
 from hepvae.config import to_dict
 from hepvae.errors import HepvaeError
 from hepvae.graphs.arrays import ARRAY_FIELDS, JetArrays
@@ -83,6 +86,7 @@ def _load_cache(folder: Path, key: dict[str, Any]):
 def _write_cache(
     folder: Path, key: dict[str, Any], arrays: dict[str, JetArrays], norm: Normalization | None
 ) -> None:
+    remove_stale_folders(folder)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -106,6 +110,27 @@ def _write_cache(
         raise HepvaeError(
             f"{folder}: cannot write the data cache ({exc.strerror or exc})"
         ) from None
+
+
+def remove_stale_folders(folder: Path) -> list[Path]:
+    """Remove the ``.NAME.tmp-PID`` and ``.NAME.old-PID`` folders that killed cache writers
+    left beside ``folder``; those of running processes stay. Returns the removed paths."""
+    pattern = re.compile(rf"^\.{re.escape(folder.name)}\.(?:tmp|old)-(\d+)$")
+    removed = []
+    try:
+        candidates = list(folder.parent.glob(f".{glob.escape(folder.name)}.*-*"))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = pattern.match(candidate.name)
+        if match is None or not candidate.is_dir():
+            continue
+        pid = int(match.group(1))
+        if pid == os.getpid() or process_running(pid):
+            continue
+        shutil.rmtree(candidate, ignore_errors=True)
+        removed.append(candidate)
+    return removed
 
 
 def load_splits(
