@@ -21,6 +21,7 @@
 #include <onnxruntime_cxx_api.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -172,6 +173,22 @@ std::vector<float> read_noise(const std::string& path, long long dim, long long*
 
 }  // namespace
 
+// CSV fields ("value,"), as the stream would print them with precision 9, but much faster
+void append(std::string& row, int64_t value) {
+  char buffer[24];
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
+  row.append(buffer, end);
+  row.push_back(',');
+}
+
+void append(std::string& row, double value) {
+  char buffer[32];
+  const auto end =
+      std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, 9).ptr;
+  row.append(buffer, end);
+  row.push_back(',');
+}
+
 int main(int argc, char** argv) {
   Options opt = parse(argc, argv);
   try {
@@ -218,7 +235,7 @@ int main(int argc, char** argv) {
     }
     out << "jet,label,multiplicity,nparticles,jet_pt,jet_eta,jet_phi,jet_mass,index,E,px,py,pz,"
            "pt,eta,phi\n";
-    out.precision(9);
+    std::string row;  // one batch of CSV rows, formatted with std::to_chars
 
     Ort::MemoryInfo memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
     const char* input_names[] = {"noise", "label", "temperature"};
@@ -242,18 +259,25 @@ int main(int argc, char** argv) {
       const int64_t* multiplicity = outputs[1].GetTensorData<int64_t>();
       const float* jet = outputs[2].GetTensorData<float>();
       const int64_t* nparticles = outputs[3].GetTensorData<int64_t>();
+      row.clear();
       for (long long j = 0; j < b; ++j) {
         const float* jf = jet + 4 * j;
         for (long long i = 0; i < multiplicity[j]; ++i) {
           const float* p = p4 + (j * slots + i) * 4;
           const double px = p[1], py = p[2], pz = p[3];
           const double pt = std::hypot(px, py);
-          out << first + j << ',' << label << ',' << multiplicity[j] << ',' << nparticles[j]
-              << ',' << jf[0] << ',' << jf[1] << ',' << jf[2] << ',' << jf[3] << ',' << i << ','
-              << p[0] << ',' << p[1] << ',' << p[2] << ',' << p[3] << ',' << pt << ','
-              << std::asinh(pz / pt) << ',' << std::atan2(py, px) << '\n';
+          const double fields[] = {jf[0], jf[1], jf[2], jf[3], static_cast<double>(i),
+                                   p[0],  p[1],  p[2],  p[3],  pt,
+                                   std::asinh(pz / pt), std::atan2(py, px)};
+          append(row, static_cast<int64_t>(first + j));
+          append(row, static_cast<int64_t>(label));
+          append(row, multiplicity[j]);
+          append(row, nparticles[j]);
+          for (double x : fields) append(row, x);
+          row.back() = '\n';
         }
       }
+      out.write(row.data(), static_cast<std::streamsize>(row.size()));
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
