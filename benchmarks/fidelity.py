@@ -393,7 +393,8 @@ def commit() -> str:
 
     try:
         head = git("rev-parse", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        # the run's own tables and figures in docs/ do not make the code uncommitted
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+uncommitted changes" if dirty else "")
