@@ -13,6 +13,7 @@ import glob
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,21 +70,31 @@ def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
     Returns the removed paths.
     """
     path = Path(path)
-    pattern = _stale_pattern(path)
+    return remove_dead_leftovers(
+        path.parent, f".{glob.escape(path.stem)}*.tmp-*", _stale_pattern(path), folders=False
+    )
+
+
+def remove_dead_leftovers(
+    parent: Path, wildcard: str, pattern: re.Pattern, folders: bool
+) -> list[Path]:
+    """Remove the files (or, with ``folders``, the folders) in ``parent`` matching ``wildcard``
+    and ``pattern`` whose process id (the pattern's first non-empty group) is not running.
+    Returns the removed paths."""
     removed = []
     try:
-        candidates = list(path.parent.glob(f".{glob.escape(path.stem)}*.tmp-*"))
+        candidates = list(parent.glob(wildcard))
     except OSError:
         return removed
     for candidate in candidates:
         match = pattern.match(candidate.name)
-        if match is None or not candidate.is_file():
+        if match is None or not (candidate.is_dir() if folders else candidate.is_file()):
             continue
-        pid = int(match.group(1) or match.group(2))
+        pid = int(next(group for group in match.groups() if group))
         if pid == os.getpid() or process_running(pid):
             continue
         with contextlib.suppress(OSError):
-            candidate.unlink()
+            shutil.rmtree(candidate) if folders else candidate.unlink()
             removed.append(candidate)
     return removed
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from hepvae.atomic import process_running
+from hepvae.atomic import remove_dead_leftovers
 from hepvae.config import to_dict
 from hepvae.errors import HepvaeError
 from hepvae.graphs.arrays import ARRAY_FIELDS, JetArrays
@@ -116,21 +116,9 @@ def remove_stale_folders(folder: Path) -> list[Path]:
     """Remove the ``.NAME.tmp-PID`` and ``.NAME.old-PID`` folders that killed cache writers
     left beside ``folder``; those of running processes stay. Returns the removed paths."""
     pattern = re.compile(rf"^\.{re.escape(folder.name)}\.(?:tmp|old)-(\d+)$")
-    removed = []
-    try:
-        candidates = list(folder.parent.glob(f".{glob.escape(folder.name)}.*-*"))
-    except OSError:
-        return removed
-    for candidate in candidates:
-        match = pattern.match(candidate.name)
-        if match is None or not candidate.is_dir():
-            continue
-        pid = int(match.group(1))
-        if pid == os.getpid() or process_running(pid):
-            continue
-        shutil.rmtree(candidate, ignore_errors=True)
-        removed.append(candidate)
-    return removed
+    return remove_dead_leftovers(
+        folder.parent, f".{glob.escape(folder.name)}.*-*", pattern, folders=True
+    )
 
 
 def load_splits(
