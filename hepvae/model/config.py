@@ -83,7 +83,8 @@ class LossConfig:
     #: training time it gave 2-5x lower W1P than ``chamfer``, whose many-to-one nearest
     #: assignment also makes the edge and hyperedge losses compare degenerate pairs.
     #: ``ordered`` (the k-th slot against the k-th hardest particle, no matching) gave the
-    #: best tau32 and EEC but a 3x worse W1P in the prong ablation (docs/ablation_prongs.md)
+    #: best tau32 and EEC at small scale but a 3x worse W1P, and was worse on every metric at
+    #: the equal-budget scale (docs/ablation_prongs.md)
     set_loss: Literal["chamfer", "hungarian", "sinkhorn", "ordered"] = "hungarian"
     #: share of the pT weighting of true particles in the set loss (0: every particle weighs
     #: the same; 1: by pT fraction, see hepvae.model.losses.pt_weights)
