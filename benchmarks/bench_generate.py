@@ -2,6 +2,7 @@
 Pythia 8 + FastJet for the same jet type, in one run on one machine.
 
     python benchmarks/bench_generate.py [--checkpoint CKPT] [--type t] [--cpp BUILD/hepvae-sample]
+    python benchmarks/bench_generate.py --checkpoint CKPT --heldout TEST.root  # speed and fidelity
 
 Without --checkpoint the model has the default configuration (configs/default.yaml) and
 untrained weights, with its normalization from the simulated jets: the speed does not depend
@@ -16,6 +17,12 @@ ratio column compares CPU per jet. "torch" is the trained modules' graph (lgatr'
 export`` writes (hepvae.export.fast); "onnxruntime, lgatr graph" is the trained graph exported
 as it is, for comparison. The script prints how far the inference graph is from the trained one
 (relative p4 deviation, as the export checks it; the fidelity is unchanged at that level).
+
+With --heldout (and --checkpoint), the jets the timed ONNX sampler makes are also compared with
+held-out real jets of the same type, as ``hepvae evaluate`` does: W1M, W1P and the tau32 W1
+(JetNet convention, stored jet axis) of --fidelity-jets generated jets, next to the truth
+baseline of two disjoint halves of the held-out jets (which need twice as many), so that a
+faster model's fidelity is printed next to its speed.
 """
 
 from __future__ import annotations
@@ -84,6 +91,19 @@ def default_model(jets):
     return HyperVAE(m, norm, config.loss).eval()
 
 
+#: the fidelity printed next to the speed (``hepvae evaluate`` metric names)
+FIDELITY_METRICS = ("w1m", "w1p", "w1tau32")
+
+
+def fidelity(sampler, heldout: list[str], jet_type: str, n: int, out: Path) -> dict:
+    """:func:`hepvae.evaluate.evaluate` of ``n`` jets of ``sampler`` (written to ``out``)
+    against the held-out real jets: :data:`FIDELITY_METRICS` with the truth baseline."""
+    from hepvae.evaluate import evaluate
+
+    sampler.write(out, n, jet_type, seed=1)
+    return evaluate(heldout, [out], n=n, metrics=FIDELITY_METRICS)
+
+
 def cpp_run(program: str, model: Path, jet_type: str, n: int, batch: int, out: Path):
     """A call of the C++ sampler (one thread), timed with :func:`child_cpu`."""
     args = [program, "--model", str(model), "--type", jet_type, "--n", str(n), "--seed", "1",
@@ -103,17 +123,19 @@ def main() -> None:
     parser.add_argument("--pythia-jets", type=int, default=200, help="jets to simulate")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cpp", help="a built C++ sampler (exports/cpp: hepvae-sample)")
+    parser.add_argument("--heldout", nargs="+", metavar="REAL.root",
+                        help="held-out real jets: print W1M, W1P and tau32 W1 of the sampler's "
+                        "jets next to the speed (needs --checkpoint)")  # fmt: skip
+    parser.add_argument("--fidelity-jets", type=int, default=5000,
+                        help="generated jets for --heldout (default 5000)")  # fmt: skip
     args = parser.parse_args()
+    if args.heldout and not args.checkpoint:
+        parser.error("--heldout needs --checkpoint (an untrained model has no fidelity)")
+    if args.fidelity_jets <= 0:
+        parser.error(f"--fidelity-jets must be positive, got {args.fidelity_jets}")
     batches = [int(b) for b in args.batches.split(",")]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     rows: list[tuple[str, int, int, float, float]] = []  # (what, batch, threads, jets/s, us/jet)
-
-    print(f"machine: {cores} cores, torch {torch.__version__}, jet type {args.type}")
-    reference = pythia(args.type, args.pythia_jets)
-    if reference is None:
-        print("Pythia 8 + FastJet: hepvae.data.simulate not available, skipped")
-    else:
-        rows.append(("Pythia 8 + FastJet", 0, 1, *reference[0]))
 
     from hepvae.export.graph import SamplerGraph
     from hepvae.export.onnx_export import (
@@ -126,9 +148,15 @@ def main() -> None:
     from hepvae.generate import LoadedModel, load_generator
     from hepvae.onnx import CHUNK, Sampler
 
-    if args.checkpoint:
-        model = load_generator(args.checkpoint)
+    model = load_generator(args.checkpoint) if args.checkpoint else None  # fails fast
+    print(f"machine: {cores} cores, torch {torch.__version__}, jet type {args.type}")
+    reference = pythia(args.type, args.pythia_jets)
+    if reference is None:
+        print("Pythia 8 + FastJet: hepvae.data.simulate not available, skipped")
     else:
+        rows.append(("Pythia 8 + FastJet", 0, 1, *reference[0]))
+
+    if model is None:
         if reference is None:
             sys.exit("without hepvae.data.simulate give --checkpoint")
         vae = default_model(reference[1])
@@ -214,6 +242,9 @@ def main() -> None:
                 if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
                     gpu = Sampler(path, providers=["CUDAExecutionProvider"])
                     rows.append(("onnxruntime, GPU", batch, 0, *measure(ort_run(gpu, noise, labels, batch), n, 5)))  # fmt: skip
+        if args.heldout:
+            out = Path(tmp) / "fidelity.root"
+            result = fidelity(samplers[1], args.heldout, args.type, args.fidelity_jets, out)
 
     base = rows[0][4] if reference is not None else None
     head = f"{'what':26s} {'batch':>6s} {'threads':>7s} {'jets/s':>9s} {'CPU us/jet':>11s} {'x Pythia':>9s}"
@@ -223,7 +254,21 @@ def main() -> None:
         ratio = f"{base / cpu:9.1f}" if base and threads else f"{'':9s}"
         print(f"{what:26s} {batch or '':>6} {shown:>7s} {rate:9.0f} {cpu:11.1f} {ratio}")
     print("x Pythia: Pythia's CPU time per jet over this row's (per core for 1 thread)")
+    if args.heldout:
+        from rich.console import Console
+
+        from hepvae.evaluate import metrics_table, substructure_table
+
+        print(f"\nfidelity of the ONNX sampler's jets ({args.fidelity_jets} generated) against "
+              f"{' '.join(args.heldout)}:")  # fmt: skip
+        for table in (metrics_table(result), substructure_table(result)):
+            Console().print(table)
 
 
 if __name__ == "__main__":
-    main()
+    from hepvae.errors import HepvaeError
+
+    try:
+        main()
+    except HepvaeError as exc:
+        sys.exit(f"error: {exc}")
