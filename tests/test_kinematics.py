@@ -134,6 +134,25 @@ def test_canonical_frame_is_an_exact_lorentz_transformation():
     torch.testing.assert_close(back[mask], p4[mask], rtol=1e-10, atol=1e-8)
 
 
+def test_placement_matrix_is_unorient_then_from_canonical():
+    p4, mask, _, _ = _jets(seed=4)
+    g = torch.Generator().manual_seed(4)
+    b = p4.shape[0]
+    y = 4.0 * torch.rand(b, generator=g, dtype=torch.float64) - 2.0
+    phi = 2 * math.pi * torch.rand(b, generator=g, dtype=torch.float64) - math.pi
+    angle = 2 * math.pi * torch.rand(b, generator=g, dtype=torch.float64) - math.pi
+    sign = torch.where(torch.rand(b, generator=g) < 0.5, -1.0, 1.0).double()
+    expected = K.from_canonical(K.unorient(p4, angle, sign), y, phi)
+    matrices = K.placement(y, phi, angle, sign)
+    torch.testing.assert_close(p4 @ matrices.transpose(-1, -2), expected, rtol=1e-12, atol=1e-9)
+    without = p4 @ K.placement(y, phi).transpose(-1, -2)
+    torch.testing.assert_close(without, K.from_canonical(p4, y, phi), rtol=1e-12, atol=1e-9)
+    # a proper or improper Lorentz transformation: L^T g L = g
+    metric = torch.diag(torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=torch.float64))
+    torch.testing.assert_close(matrices.transpose(-1, -2) @ metric @ matrices,
+                               metric.expand(b, 4, 4), rtol=0, atol=1e-10)  # fmt: skip
+
+
 def test_random_lorentz_keeps_the_metric():
     lam = K.random_lorentz(torch.Generator().manual_seed(4))
     metric = torch.diag(torch.tensor(K.METRIC, dtype=torch.float64))

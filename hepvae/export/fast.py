@@ -208,12 +208,17 @@ class FastDecoder(nn.Module):
         w_read, b_read = affine(readout, 4 * v_channels + s_channels)
         self.register_buffer("w_read", w_read)
         self.register_buffer("b_read", b_read)
-        self.readout_channels = d.gate.out_features
-        axis = torch.zeros(4)
-        if d.anchor_index is not None:
-            axis = (refs[d.anchor_index[0]] + refs[d.anchor_index[1]]).float()
-        self.register_buffer("axis", axis)
+        c = self.readout_channels = d.gate.out_features
         self.has_anchor = d.anchor_index is not None
+        # the gated sum over the readout channels as two matmuls on rows, no broadcasts over
+        # short axes: the gates [K, c] tiled onto the four components, the products summed per
+        # component, and the anchor's softplus times its axis vector as one more row
+        self.register_buffer("tile", torch.eye(c).repeat(1, 4))  # [c, 4c]
+        combine = torch.kron(torch.eye(4), torch.ones(c, 1))  # [4c, 4]
+        if self.has_anchor:
+            axis = (refs[d.anchor_index[0]] + refs[d.anchor_index[1]]).float()
+            combine = torch.cat([combine, axis[None]])
+        self.register_buffer("combine", combine)
         self.register_buffer("references", references.float().clone())
 
     def vectors(self, cond: torch.Tensor, mask: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
@@ -228,10 +233,10 @@ class FastDecoder(nn.Module):
             h = block(h, bias, b)
         y = h.matmul(self.w_read) + self.b_read
         c = self.readout_channels
-        v = (y[:, : 4 * c].unflatten(-1, (4, c)) * y[:, None, 4 * c : 5 * c]).sum(-1)
+        products = y[:, : 4 * c] * y[:, 4 * c : 5 * c].matmul(self.tile)
         if self.has_anchor:
-            v = v + F.softplus(y[:, 5 * c :]) * self.axis
-        return v.reshape(b, n, 4)
+            products = torch.cat([products, F.softplus(y[:, 5 * c :])], -1)
+        return products.matmul(self.combine).reshape(b, n, 4)
 
     def forward(self, cond: torch.Tensor, mask: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
         """Massless constituents [B, N, 4] in the canonical frame (model units)."""

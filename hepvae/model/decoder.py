@@ -89,5 +89,6 @@ class Decoder(nn.Module):
 def on_mass_shell(v: torch.Tensor) -> torch.Tensor:
     """(|p|, px, py, pz) from (E, px, py, pz): a massless particle with the same momentum."""
     p = v[..., 1:]
-    e = torch.sqrt((p**2).sum(-1, keepdim=True) + MASS_EPS**2)
-    return torch.cat([e, p], dim=-1)
+    # eps before the trailing unit axis: onnxruntime adds a scalar to [.., 1] slowly
+    e = torch.sqrt((p * p).sum(-1) + MASS_EPS**2)
+    return torch.cat([e.unsqueeze(-1), p], dim=-1)

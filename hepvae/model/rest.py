@@ -50,15 +50,20 @@ def sum_coordinates(p4: Tensor, mask: Tensor) -> Tensor:
     unit vectors n_i and their a-weighted mean n. It stays accurate in float32 for collimated
     jets, where E^2 - p^2 loses most digits.
     """
-    weight = mask.unsqueeze(-1).to(p4.dtype)
-    momentum = p4[..., 1:] * weight
-    a = momentum.norm(dim=-1)
-    n = momentum / a.clamp_min(1e-30).unsqueeze(-1)
-    total_a = a.sum(-1)
-    mean_n = (a.unsqueeze(-1) * n).sum(-2) / total_a.clamp_min(1e-30).unsqueeze(-1)
-    spread = (a * ((n - mean_n.unsqueeze(-2)) ** 2).sum(-1)).sum(-1)
-    mass = torch.sqrt(total_a * spread)
-    total = (p4 * weight).sum(-2)
+    # component by component on [B, N]: the exported sampler runs this several times faster
+    # than on [B, N, 3] with broadcasts over the short last axis
+    weight = mask.to(p4.dtype)
+    e, px, py, pz = (c * weight for c in p4.unbind(-1))
+    a = torch.sqrt(px * px + py * py + pz * pz)
+    inverse_a = 1.0 / a.clamp_min(1e-30)
+    total_a = a.sum(-1, keepdim=True)
+    inverse_total = 1.0 / total_a.clamp_min(1e-30)
+    spread = 0.0
+    for component in (px, py, pz):
+        mean = component.sum(-1, keepdim=True) * inverse_total  # a-weighted mean of n
+        spread = spread + (component * inverse_a - mean) ** 2
+    mass = torch.sqrt(total_a.squeeze(-1) * (a * spread).sum(-1))
+    total = torch.stack([e.sum(-1), px.sum(-1), py.sum(-1), pz.sum(-1)], dim=-1)
     return torch.stack([pt_of(total), rapidity(total), azimuth(total), mass], dim=-1)
 
 

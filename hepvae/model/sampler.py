@@ -35,7 +35,7 @@ from torch import nn
 from hepvae.model.multiplicity import count_fraction, sample_counts
 from hepvae.model.prior import sample_prior
 from hepvae.model.rest import REST_DIM, apply_rest
-from hepvae.physics.kinematics import from_canonical, unorient
+from hepvae.physics.kinematics import placement
 
 
 class JetSampler(nn.Module):
@@ -75,13 +75,14 @@ class JetSampler(nn.Module):
         mask = slots.unsqueeze(0) < counts.unsqueeze(-1)
         y = _interpolate(vae.rapidity_quantiles[label], u[:, 2])
         phi = math.pi * (2.0 * u[:, 3] - 1.0)
-        p4c = out.p4c
+        angle = sign = None
         if vae.config.orient:
             turn = latent + 4 + REST_DIM
             angle = math.pi * torch.erf(noise[:, turn] / math.sqrt(2.0))  # uniform in (-pi, pi)
             sign = torch.where(noise[:, turn + 1] < 0, -1.0, 1.0).to(noise.dtype)
-            p4c = unorient(p4c, angle, sign)
-        p4 = from_canonical(p4c, y, phi) * vae.p4_scale * mask.unsqueeze(-1).to(noise.dtype)
+        # unorient, then from_canonical, in model units times p4_scale: one matrix per jet
+        lorentz = placement(y, phi, angle, sign) * vae.p4_scale
+        p4 = out.p4c.matmul(lorentz.transpose(-1, -2)) * mask.unsqueeze(-1).to(noise.dtype)
         inputs = vae.rest_inputs(cond, out.p4c, mask, count_fraction(one_hot))
         rest = vae.rest_head.draw(inputs, noise[:, latent + 4 : latent + 4 + REST_DIM], temp)
         # the rest targets are boost and rotation invariant: apply them to the lab constituents

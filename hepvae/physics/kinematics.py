@@ -236,6 +236,24 @@ def unorient(p4o: Tensor, angle: Tensor, sign: Tensor) -> Tensor:
     return rotate_x(reflect_y(p4o, sign.reshape(shape)), angle.reshape(shape))
 
 
+def placement(y: Tensor, phi: Tensor, angle: Tensor | None = None, sign: Tensor | None = None):
+    """The per-jet Lorentz matrices [B, 4, 4] of :func:`from_canonical` at rapidity ``y`` and
+    azimuth ``phi`` (both [B]), after :func:`unorient` by ``angle`` and ``sign`` (both [B];
+    none: the identity), to apply as ``p4 @ L.transpose(-1, -2)``: one batched matmul instead
+    of the chain of per-component maps (the exported sampler's placement)."""
+    ch, sh, c, s = torch.cosh(y), torch.sinh(y), torch.cos(phi), torch.sin(phi)
+    zero, one = torch.zeros_like(y), torch.ones_like(y)
+    ca, sa = (one, zero) if angle is None else (torch.cos(angle), torch.sin(angle))
+    sign = one if sign is None else sign
+    rows = [
+        [ch, zero, sh * sa * sign, sh * ca],
+        [zero, c, -s * ca * sign, s * sa],
+        [zero, s, c * ca * sign, -c * sa],
+        [sh, zero, ch * sa * sign, ch * ca],
+    ]
+    return torch.stack([torch.stack(row, -1) for row in rows], -2)
+
+
 def random_lorentz(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float64,
