@@ -400,50 +400,69 @@ def test_results_table_check_sees_a_changed_figure(tmp_path):
     assert agrees(old, value) and not agrees(new, value)
 
 
-# --- the README's equal-budget row against docs/results_budget.json ----------------------------
+# --- the README's result tables against docs/results*.json -----------------------------------
 
 BUDGET_JSON = README.parent / "docs" / "results_budget.json"
-#: README column -> metric key of results_budget.json
-BUDGET_COLUMNS = {
+#: README column -> metric key of the results JSON
+RESULT_COLUMNS = {
     "W1M": "w1m", "W1P": "w1p", "W1EFP": "w1efp", "FPD ×10⁻³": "fpd", "KPD ×10⁻³": "kpd",
     "τ21": "w1tau21", "τ32": "w1tau32", "D2": "w1d2", "EEC": "w1eec",
     "Jet_nparticles": "w1nparticles",
 }  # fmt: skip
 
 
-def budget_row(path: Path = README) -> dict[str, str]:
-    """The README's equal-budget table: column -> printed cell."""
+def result_table(header_start: str, path: Path = README) -> list[dict[str, str]]:
+    """The rows (column -> printed cell) of the Results table whose header line starts with
+    ``header_start``."""
     lines = readme_section("Results", path)
-    start = next(k for k, line in enumerate(lines) if line.startswith("| W1M | W1P |"))
-    header = [cell.strip() for cell in lines[start].strip("|").split("|")]
-    cells = [cell.strip() for cell in lines[start + 2].strip("|").split("|")]
-    return dict(zip(header, cells, strict=True))
+    start = next(k for k, line in enumerate(lines) if line.startswith(header_start))
+
+    def cells(line: str) -> list[str]:
+        return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+    header, rows = cells(lines[start]), []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(dict(zip(header, cells(line), strict=True)))
+    return rows
 
 
-def budget_mismatches(path: Path = README) -> list[str]:
-    rows = {r["metric"]: r for r in json.loads(BUDGET_JSON.read_text())["rows"]}
+def table_mismatches(results: Path, rows: list[dict[str, str]]) -> list[str]:
+    """The cells of ``rows`` that disagree with ``results`` (a results JSON of the fidelity
+    benchmark); a row's jet type is its ``class`` cell, else the only one in the file."""
+    entries = json.loads(results.read_text())["rows"]
+    by_key = {(r["jet_type"], r["metric"]): r for r in entries}
+    only = {r["jet_type"] for r in entries}
     wrong = []
-    for column, cell in budget_row(path).items():
-        row = rows[BUDGET_COLUMNS[column]]
-        if cell.endswith("×"):  # a ratio to truth
-            ok = agrees(cell[:-1], row["ratio"])
-        else:  # value ± error in the column's unit, optionally (pull p)
-            value, _, rest = cell.partition(" ± ")
-            error = rest.split(" ")[0]
-            ok = agrees(value, row["model"]["value"] / row["unit"])
-            ok &= agrees(error, row["model"]["error"] / row["unit"])
-            if "pull" in rest:
-                ok &= agrees(rest.split("pull ")[1].rstrip(")"), row["pull"])
-        if not ok:
-            wrong.append(f"{column}: README {cell!r}")
+    for cells in rows:
+        jet_type = cells.get("class") or only.pop()
+        for column, cell in cells.items():
+            if column == "class":
+                continue
+            row = by_key[(jet_type, RESULT_COLUMNS[column])]
+            if cell.endswith("×"):  # a ratio to truth
+                ok = agrees(cell[:-1], row["ratio"])
+            else:  # value ± error in the column's unit, optionally (pull p)
+                value, _, rest = cell.partition(" ± ")
+                error = rest.split(" ")[0]
+                ok = agrees(value, row["model"]["value"] / row["unit"])
+                ok &= agrees(error, row["model"]["error"] / row["unit"])
+                if "pull" in rest:
+                    ok &= agrees(rest.split("pull ")[1].rstrip(")"), row["pull"])
+            if not ok:
+                label = f"{jet_type} " if "class" in cells else ""
+                wrong.append(f"{label}{column}: README {cell!r}")
     return wrong
 
 
 def test_readme_budget_row_matches_results_budget_json(tmp_path):
-    assert set(budget_row()) == set(BUDGET_COLUMNS)
-    assert budget_mismatches() == []
+    (row,) = result_table("| W1M | W1P |")
+    assert set(row) == set(RESULT_COLUMNS)
+    assert table_mismatches(BUDGET_JSON, [row]) == []
     training = json.loads(BUDGET_JSON.read_text())["training"]
     assert f"{training['steps']:,} steps" in " ".join(readme_section("Results"))
     changed = tmp_path / "README.md"  # the check can fail: one ratio moved
     changed.write_text(README.read_text().replace("| 4.4× |", "| 4.9× |", 1))
-    assert budget_mismatches(changed) == ["τ32: README '4.9×'"]
+    changed_rows = result_table("| W1M | W1P |", changed)
+    assert table_mismatches(BUDGET_JSON, changed_rows) == ["τ32: README '4.9×'"]
