@@ -456,13 +456,29 @@ def table_mismatches(results: Path, rows: list[dict[str, str]]) -> list[str]:
     return wrong
 
 
+def test_readme_full_size_ratios_match_results_json(tmp_path):
+    header = "| class | W1M | W1P | W1EFP | τ21 |"
+    rows = result_table(header)
+    assert {row["class"] for row in rows} == {"g", "q", "t"}
+    assert table_mismatches(RESULTS_JSON, rows) == []
+    changed = tmp_path / "README.md"  # the check can fail: the first row's τ32 moved
+    tau32 = rows[0]["τ32"]
+    moved = f"{float(tau32[:-1]) + 1:.1f}×"
+    changed.write_text(README.read_text().replace(f"| {tau32} |", f"| {moved} |", 1))
+    wrong = table_mismatches(RESULTS_JSON, result_table(header, changed))
+    assert wrong == [f"{rows[0]['class']} τ32: README {moved!r}"]
+
+
 def test_readme_budget_row_matches_results_budget_json(tmp_path):
     (row,) = result_table("| W1M | W1P |")
     assert set(row) == set(RESULT_COLUMNS)
     assert table_mismatches(BUDGET_JSON, [row]) == []
     training = json.loads(BUDGET_JSON.read_text())["training"]
     assert f"{training['steps']:,} steps" in " ".join(readme_section("Results"))
-    changed = tmp_path / "README.md"  # the check can fail: one ratio moved
-    changed.write_text(README.read_text().replace("| 4.4× |", "| 4.9× |", 1))
+    changed = tmp_path / "README.md"  # the check can fail: the row's τ32 moved
+    line = next(k for k in README.read_text().splitlines() if k.startswith(f"| {row['W1M']} |"))
+    moved = f"{float(row['τ32'][:-1]) + 1:.1f}×"
+    edited = line.replace(f"| {row['τ32']} |", f"| {moved} |", 1)
+    changed.write_text(README.read_text().replace(line, edited, 1))
     changed_rows = result_table("| W1M | W1P |", changed)
-    assert table_mismatches(BUDGET_JSON, changed_rows) == ["τ32: README '4.9×'"]
+    assert table_mismatches(BUDGET_JSON, changed_rows) == [f"τ32: README {moved!r}"]
