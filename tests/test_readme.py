@@ -411,11 +411,11 @@ RESULT_COLUMNS = {
 }  # fmt: skip
 
 
-def result_table(header_start: str, path: Path = README) -> list[dict[str, str]]:
-    """The rows (column -> printed cell) of the Results table whose header line starts with
-    ``header_start``."""
+def result_table(header_start: str, path: Path = README, which: int = 0) -> list[dict[str, str]]:
+    """The rows (column -> printed cell) of the ``which``-th Results table whose header line
+    starts with ``header_start``."""
     lines = readme_section("Results", path)
-    start = next(k for k, line in enumerate(lines) if line.startswith(header_start))
+    start = [k for k, line in enumerate(lines) if line.startswith(header_start)][which]
 
     def cells(line: str) -> list[str]:
         return [cell.strip() for cell in line.strip().strip("|").split("|")]
@@ -467,6 +467,12 @@ def test_readme_full_size_ratios_match_results_json(tmp_path):
     changed.write_text(README.read_text().replace(f"| {tau32} |", f"| {moved} |", 1))
     wrong = table_mismatches(RESULTS_JSON, result_table(header, changed))
     assert wrong == [f"{rows[0]['class']} τ32: README {moved!r}"]
+
+
+def test_readme_fast_config_row_matches_its_results_json():
+    (row,) = result_table("| W1M | W1P |", which=1)
+    assert table_mismatches(README.parent / "docs" / "results_budget_fast.json", [row]) == []
+    assert (README.parent / "configs" / "fast.yaml").is_file()
 
 
 def test_readme_budget_row_matches_results_budget_json(tmp_path):

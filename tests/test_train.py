@@ -140,7 +140,7 @@ def test_unknown_config_keys_are_named():
         from_dict(Config, {"model": {"references": ["time", "up"]}})
 
 
-@pytest.mark.parametrize("name", ["default", "gpu", "jetnet30", "jetnet150"])
+@pytest.mark.parametrize("name", ["default", "fast", "gpu", "jetnet30", "jetnet150"])
 def test_shipped_configs_load(name):
     config = load_train_config(CONFIGS / f"{name}.yaml")
     assert config.model.n_particles in (30, 150)
