@@ -148,9 +148,9 @@ def test_placement_matrix_is_unorient_then_from_canonical():
     without = p4 @ K.placement(y, phi).transpose(-1, -2)
     torch.testing.assert_close(without, K.from_canonical(p4, y, phi), rtol=1e-12, atol=1e-9)
     # a proper or improper Lorentz transformation: L^T g L = g
-    metric = torch.diag(torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=torch.float64))
-    torch.testing.assert_close(matrices.transpose(-1, -2) @ metric @ matrices,
-                               metric.expand(b, 4, 4), rtol=0, atol=1e-10)  # fmt: skip
+    metric = torch.diag(torch.tensor(K.METRIC, dtype=torch.float64))
+    kept = matrices.transpose(-1, -2) @ metric @ matrices
+    torch.testing.assert_close(kept, metric.expand(b, 4, 4), rtol=0, atol=1e-10)
 
 
 def test_random_lorentz_keeps_the_metric():

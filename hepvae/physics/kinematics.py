@@ -236,7 +236,9 @@ def unorient(p4o: Tensor, angle: Tensor, sign: Tensor) -> Tensor:
     return rotate_x(reflect_y(p4o, sign.reshape(shape)), angle.reshape(shape))
 
 
-def placement(y: Tensor, phi: Tensor, angle: Tensor | None = None, sign: Tensor | None = None):
+def placement(
+    y: Tensor, phi: Tensor, angle: Tensor | None = None, sign: Tensor | None = None
+) -> Tensor:
     """The per-jet Lorentz matrices [B, 4, 4] of :func:`from_canonical` at rapidity ``y`` and
     azimuth ``phi`` (both [B]), after :func:`unorient` by ``angle`` and ``sign`` (both [B];
     none: the identity), to apply as ``p4 @ L.transpose(-1, -2)``: one batched matmul instead
