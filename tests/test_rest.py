@@ -9,8 +9,8 @@ import torch
 
 from hepvae.data.schema import read_jets
 from hepvae.generate import generate
-from hepvae.model.rest import REST_DIM, apply_rest, rest_targets, sum_coordinates
-from hepvae.physics.kinematics import jet_momentum, pt_eta_phi_m, wrap_angle
+from hepvae.model.rest import REST_DIM, apply_rest, constituent_sum, rest_targets, sum_coordinates
+from hepvae.physics.kinematics import jet_momentum, placement, pt_eta_phi_m, wrap_angle
 from hepvae.train.data import jets_to_tensors
 from tests.model_helpers import dense_jets, small_model
 from tests.sampler_fixtures import N_PARTICLES, tiny_checkpoint, training_jets
@@ -30,7 +30,7 @@ def test_rest_targets_round_trip_on_simulated_jets():
     assert targets.shape == (len(data), REST_DIM) and torch.isfinite(targets).all()
     # the soft rest carries pT and mass: the leading constituents' sum is not the jet
     assert targets[:, 0].abs().mean() > 1e-2 and targets[:, 3].abs().mean() > 1e-2
-    back, nparticles = apply_rest(p4, data.mask, targets)
+    back, nparticles = apply_rest(*constituent_sum(p4, data.mask), data.mask.sum(1), targets)
     assert torch.equal(nparticles, data.nparticles)
     torch.testing.assert_close(back[:, [0, 1]], jet[:, [0, 1]], rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(back[:, 3], jet[:, 3], rtol=1e-6, atol=1e-6 * float(jet[:, 0].max()))
@@ -74,3 +74,20 @@ def test_generated_files_hold_full_jets(checkpoint, tmp_path):
     assert ak.mean(jets.Jet.nparticles) > ak.mean(n_part)
     fraction = ak.to_numpy(ak.sum(jets.Part.pt, axis=1) / jets.Jet.pt)
     assert np.isfinite(fraction).all() and fraction.mean() < 1.0
+
+
+def test_constituent_sum_transforms_with_the_jet():
+    """The sampler applies the rest to the placed canonical sum: the sum of the placed
+    constituents is the placed sum, and its mass is unchanged (reflection included)."""
+    data = jets_to_tensors(training_jets(), N_PARTICLES)
+    p4 = data.p4.double()
+    p4[..., 0] = p4[..., 1:].norm(dim=-1)
+    g = torch.Generator().manual_seed(3)
+    n = len(data)
+    y, phi, angle = (torch.rand(n, generator=g, dtype=torch.float64) * 4 - 2 for _ in range(3))
+    sign = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0).double()
+    lorentz = placement(y, phi, angle, sign)
+    total, mass = constituent_sum(p4, data.mask)
+    placed_total, placed_mass = constituent_sum(p4 @ lorentz.transpose(-1, -2), data.mask)
+    torch.testing.assert_close(placed_total, (lorentz @ total.unsqueeze(-1)).squeeze(-1))
+    torch.testing.assert_close(placed_mass, mass, rtol=1e-9, atol=1e-9 * float(mass.max()))

@@ -11,8 +11,8 @@ stored constituents by the five REST_TARGETS
 with rapidities y. The first four are invariant under rotations about the beam and boosts
 along it, so they are the same in the lab and in the sum's canonical frame; the masses are
 floored at ``MASS_FLOOR * pT_sum``, and the sum's mass is that of its constituents taken as
-massless (the decoder emits massless constituents; :func:`sum_coordinates`). :func:`rest_targets` computes them, :func:`apply_rest`
-inverts them. :class:`RestHead` predicts a diagonal Gaussian for the targets divided by
+massless (the decoder emits massless constituents; :func:`constituent_sum`).
+:func:`rest_targets` computes them, :func:`apply_rest` inverts them. :class:`RestHead` predicts a diagonal Gaussian for the targets divided by
 ``REST_SCALE`` (so that its outputs are of order one), trained by its negative
 log-likelihood (:func:`gaussian_nll`); at sampling, standard-normal noise feeds it.
 """
@@ -41,14 +41,15 @@ LOGVAR_RANGE = (-12.0, 2.0)
 MAX_EXTRA = 100_000
 
 
-def sum_coordinates(p4: Tensor, mask: Tensor) -> Tensor:
-    """(pT, rapidity, azimuth, mass) [B, 4] of the sum of constituents ``p4`` [B, N, 4]
-    (E, px, py, pz) with ``mask`` [B, N], in the unit of ``p4``.
+def constituent_sum(p4: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """(total four-momentum [B, 4] (E, px, py, pz), mass [B]) of the sum of constituents ``p4``
+    [B, N, 4] (E, px, py, pz) with ``mask`` [B, N], in the unit of ``p4``.
 
     The mass is that of the constituents taken as massless (E_i = |p_i|), computed without the
     cancellation of E^2 - p^2: m^2 = A sum_i a_i |n_i - n|^2 with a_i = |p_i|, A = sum_i a_i,
     unit vectors n_i and their a-weighted mean n. It stays accurate in float32 for collimated
-    jets, where E^2 - p^2 loses most digits.
+    jets, where E^2 - p^2 loses most digits. Both transform as the jet does: a Lorentz
+    transformation L of the constituents takes the total to L total and keeps the mass.
     """
     # component by component on [B, N]: the exported sampler runs this several times faster
     # than on [B, N, 3] with broadcasts over the short last axis
@@ -64,6 +65,14 @@ def sum_coordinates(p4: Tensor, mask: Tensor) -> Tensor:
         spread = spread + (component * inverse_a - mean) ** 2
     mass = torch.sqrt(total_a.squeeze(-1) * (a * spread).sum(-1))
     total = torch.stack([e.sum(-1), px.sum(-1), py.sum(-1), pz.sum(-1)], dim=-1)
+    return total, mass
+
+
+def sum_coordinates(p4: Tensor, mask: Tensor) -> Tensor:
+    """(pT, rapidity, azimuth, mass) [B, 4] of the sum of constituents ``p4`` [B, N, 4] (E, px,
+    py, pz) with ``mask`` [B, N], in the unit of ``p4``; the mass as in
+    :func:`constituent_sum`."""
+    total, mass = constituent_sum(p4, mask)
     return torch.stack([pt_of(total), rapidity(total), azimuth(total), mass], dim=-1)
 
 
@@ -96,19 +105,20 @@ def rest_targets(p4: Tensor, mask: Tensor, full: Tensor, nparticles: Tensor) -> 
     )
 
 
-def apply_rest(p4: Tensor, mask: Tensor, rest: Tensor) -> tuple[Tensor, Tensor]:
-    """Invert :func:`rest_targets`: constituents ``p4`` [B, N, 4], ``mask`` [B, N] and targets
-    ``rest`` [B, 5] -> (full jets [B, 4] (pT, eta, phi in [-pi, pi), mass) in the unit of
-    ``p4``, multiplicity before truncation [B] int64, at least the stored count and at most
-    ``MAX_EXTRA`` more)."""
-    pt_sum, y_sum, phi_sum, m_sum = sum_coordinates(p4, mask).unbind(-1)
+def apply_rest(total: Tensor, mass: Tensor, stored: Tensor, rest: Tensor) -> tuple[Tensor, Tensor]:
+    """Invert :func:`rest_targets`: the stored constituents' sum (``total`` [B, 4] (E, px, py,
+    pz) and ``mass`` [B], as :func:`constituent_sum` gives them), their number ``stored`` [B]
+    and the targets ``rest`` [B, 5] -> (full jets [B, 4] (pT, eta, phi in [-pi, pi), mass) in
+    the unit of ``total``, multiplicity before truncation [B] int64, at least ``stored`` and at
+    most ``MAX_EXTRA`` more)."""
+    pt_sum, y_sum, phi_sum = pt_of(total), rapidity(total), azimuth(total)
     pt = pt_sum * torch.exp(rest[:, 0])
-    mass = m_sum.clamp_min(MASS_FLOOR * pt_sum) * torch.exp(rest[:, 3])
+    mass = mass.clamp_min(MASS_FLOOR * pt_sum) * torch.exp(rest[:, 3])
     eta = _pseudorapidity(pt, y_sum + rest[:, 1], mass)
     full = torch.stack([pt, eta, wrap_angle(phi_sum + rest[:, 2]), mass], dim=-1)
     log_extra = rest[:, 4].clamp(0.0, math.log1p(MAX_EXTRA))
     extra = torch.round(torch.expm1(log_extra)).to(torch.long)
-    return full, mask.sum(-1).to(torch.long) + extra
+    return full, stored.to(torch.long) + extra
 
 
 class RestHead(nn.Module):

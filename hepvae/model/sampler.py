@@ -18,7 +18,7 @@ multiplicity, the jet rapidity and the azimuth; the next five feed the rest head
   :func:`hepvae.physics.kinematics.orient` at a random orientation, before it is placed;
 - the full jet and the multiplicity before truncation relative to the decoded constituents'
   sum: rest targets = mean + T * sigma * noise of the rest head, inverted by
-  :func:`hepvae.model.rest.apply_rest` on the lab-frame constituents.
+  :func:`hepvae.model.rest.apply_rest` on the lab-frame sum of the constituents.
 Outputs: ``p4`` [B, N, 4] (E, px, py, pz) in GeV with zeros in empty slots, ``mask`` [B, N]
 bool, ``jet`` [B, 4] = (pT [GeV], eta, phi, mass [GeV]) of the full jet (the constituents
 plus what lies beyond the N slots), ``nparticles`` [B] int64 multiplicity before truncation
@@ -34,7 +34,7 @@ from torch import nn
 
 from hepvae.model.multiplicity import count_fraction, sample_counts
 from hepvae.model.prior import sample_prior
-from hepvae.model.rest import REST_DIM, apply_rest
+from hepvae.model.rest import REST_DIM, apply_rest, constituent_sum
 from hepvae.physics.kinematics import placement
 
 
@@ -83,10 +83,13 @@ class JetSampler(nn.Module):
         # unorient, then from_canonical, in model units times p4_scale: one matrix per jet
         lorentz = placement(y, phi, angle, sign) * vae.p4_scale
         p4 = out.p4c.matmul(lorentz.transpose(-1, -2)) * mask.unsqueeze(-1).to(noise.dtype)
-        inputs = vae.rest_inputs(cond, out.p4c, mask, count_fraction(one_hot))
+        total, mass = constituent_sum(out.p4c, mask)
+        inputs = vae.rest_inputs(cond, total, mass, count_fraction(one_hot))
         rest = vae.rest_head.draw(inputs, noise[:, latent + 4 : latent + 4 + REST_DIM], temp)
-        # the rest targets are boost and rotation invariant: apply them to the lab constituents
-        full, nparticles = apply_rest(p4, mask, rest)
+        # the rest targets are boost and rotation invariant: apply them to the lab-frame sum,
+        # the placed canonical sum (the mass is invariant)
+        total = lorentz.matmul(total.unsqueeze(-1)).squeeze(-1)
+        full, nparticles = apply_rest(total, mass * vae.p4_scale, mask.sum(-1), rest)
         return p4, mask, full, nparticles
 
 

@@ -23,7 +23,13 @@ from hepvae.model.multiplicity import (
 )
 from hepvae.model.normalization import Normalization, model_inputs
 from hepvae.model.prior import fit_mixture, standard_prior
-from hepvae.model.rest import MASS_FLOOR, RestHead, gaussian_nll, rest_targets, sum_coordinates
+from hepvae.model.rest import (
+    MASS_FLOOR,
+    RestHead,
+    constituent_sum,
+    gaussian_nll,
+    rest_targets,
+)
 from hepvae.physics.kinematics import (
     azimuth,
     from_canonical,
@@ -155,15 +161,15 @@ class HyperVAE(nn.Module):
         return Decoded(p4c, weights, head)
 
     def rest_inputs(
-        self, cond: torch.Tensor, p4c: torch.Tensor, mask: torch.Tensor, fraction: torch.Tensor
+        self, cond: torch.Tensor, total: torch.Tensor, mass: torch.Tensor, fraction: torch.Tensor
     ) -> torch.Tensor:
         """Input [B, cond + 3] of the rest head: the condition, the standardized (log pT,
-        log mass) of the sum of the decoded constituents ``p4c`` [B, N, 4] (model units) with
-        ``mask`` [B, N], and the decoded count fraction [B]. The sum's mass is computed without
+        log mass) of the sum of the decoded constituents (``total`` [B, 4] and ``mass`` [B] from
+        :func:`hepvae.model.rest.constituent_sum` of the canonical-frame constituents, model
+        units), and the decoded count fraction [B]. The sum's mass is computed without
         cancellation and floored at ``MASS_FLOOR * pT`` (:mod:`hepvae.model.rest`), so that
         float rounding of nearly massless sums cannot move the head."""
-        pt, _, _, mass = sum_coordinates(p4c, mask).unbind(-1)
-        pt = pt.clamp_min(F.PT_FLOOR)
+        pt = pt_of(total).clamp_min(F.PT_FLOOR)
         log_mass = torch.log(torch.maximum(mass, MASS_FLOOR * pt))
         sum_features = self._standardize(torch.stack([torch.log(pt), log_mass], -1), "jet")
         return torch.cat([cond, sum_features, fraction.unsqueeze(-1)], dim=-1)
@@ -250,7 +256,8 @@ class HyperVAE(nn.Module):
         full jet of positive pT); zero, with the head still in the graph, without targets."""
         mask = out.weights.detach() > 0.5
         fraction = out.weights.detach().sum(1) / self.config.n_particles
-        mean, logvar = self.rest_head(self.rest_inputs(cond, out.p4c.detach(), mask, fraction))
+        total, mass = constituent_sum(out.p4c.detach(), mask)
+        mean, logvar = self.rest_head(self.rest_inputs(cond, total, mass, fraction))
         if jet is None or nparticles is None:
             return 0.0 * (mean.sum() + logvar.sum())
         jet = jet.to(self.p4_scale)
