@@ -18,7 +18,7 @@ from tests.train_helpers import tiny_config, tiny_data  # noqa: E402
 
 def main(out: str) -> None:
     torch.set_num_threads(1)
-    config = tiny_config(epochs=2)
+    config = tiny_config(epochs=2, time_limit_minutes=30.0)  # the plan is agreed across ranks
     data, val = tiny_data(96, seed=0), tiny_data(32, seed=1)
     norm = compute_normalization(data.p4, data.mask, data.label, config.model)
     info = D.init("cpu")

@@ -197,7 +197,7 @@ def test_default_data_is_read_from_the_cache(tmp_path, monkeypatch):
         default_data_files(["g", "t"], 20, 30, seed=5, progress=False)
 
 
-def test_time_limit_shortens_the_plan_and_the_schedule(tmp_path):
+def test_time_limit_plans_steps_and_the_schedule(tmp_path):
     import time
 
     from hepvae.model import compute_normalization
@@ -207,14 +207,44 @@ def test_time_limit_shortens_the_plan_and_the_schedule(tmp_path):
     data = tiny_data(64)
     norm = compute_normalization(data.p4, data.mask, data.label, config.model)
     trainer = Trainer(config, data, None, norm, tmp_path, started=time.perf_counter() - 50)
-    trainer.epoch = 1
-    assert trainer.total_steps == 10 * trainer.steps_per_epoch
-    assert not trainer._out_of_time(epoch_seconds=4.0)  # about 10 s left: two more epochs
-    assert trainer.planned_epochs == 3
-    assert trainer.total_steps == 3 * trainer.steps_per_epoch
-    assert not trainer._out_of_time(epoch_seconds=0.1)  # faster again: back to the 10 epochs
-    assert trainer.planned_epochs == 10
-    assert trainer._out_of_time(epoch_seconds=20.0)  # the next epoch would end too late
+    per_epoch = trainer.steps_per_epoch
+    trainer.epoch, trainer.step = 1, per_epoch
+    assert trainer.total_steps == 10 * per_epoch
+    # about 10 s left at 1 s per epoch of steps alone: 2.5 more epochs, the last one partial
+    assert not trainer._out_of_time(epoch_seconds=4.0, step_seconds=4.0 / per_epoch)
+    assert 3 * per_epoch < trainer.total_steps < 4 * per_epoch
+    assert trainer.planned_epochs == 4
+    # validation and checkpoints (2 s an epoch) are kept for the end: 4 epochs of steps fit
+    assert not trainer._out_of_time(epoch_seconds=4.0, step_seconds=2.0 / per_epoch)
+    assert 4 * per_epoch < trainer.total_steps <= 5 * per_epoch
+    assert not trainer._out_of_time(epoch_seconds=0.1, step_seconds=0.1 / per_epoch)
+    assert trainer.total_steps == 10 * per_epoch and trainer.planned_epochs == 10
+    assert trainer._out_of_time(epoch_seconds=20.0, step_seconds=20.0)  # not one more step
+
+
+def test_a_planned_partial_epoch_is_validated_and_ends_the_run(tmp_path):
+    from hepvae.model import compute_normalization
+    from hepvae.train.loop import Trainer
+
+    config = tiny_config(epochs=3)
+    train_data, val_data = tiny_data(64), tiny_data(32, seed=1)
+    norm = compute_normalization(train_data.p4, train_data.mask, train_data.label, config.model)
+    trainer = Trainer(config, train_data, val_data, norm, tmp_path)
+    per_epoch = trainer.steps_per_epoch
+    trainer.set_planned_steps(per_epoch + 1)  # as a time limit plans it
+    assert trainer.planned_epochs == 2
+    result = trainer.fit()
+    assert (result.steps, result.epochs) == (per_epoch + 1, 1)
+    last = Checkpoint.load(result.last)
+    assert (last.step, last.batch_in_epoch, last.planned_steps) == (per_epoch + 1, 1, per_epoch + 1)
+    assert [r.get("batches_in_epoch") for r in last.history] == [None, 1]
+    assert all("val_total" in r for r in last.history)  # the partial epoch was validated too
+    assert result.best is not None and trainer.scheduler.get_last_lr()[0] == pytest.approx(
+        config.train.lr * config.train.min_lr_ratio
+    )  # the cosine schedule ended with the plan
+    resumed = Trainer(config, train_data, val_data, norm, tmp_path / "again", resume=last)
+    assert resumed.total_steps == per_epoch + 1
+    assert resumed.fit().steps == per_epoch + 1  # nothing left to do
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,8 @@ On disk a checkpoint is one ``.pt`` file holding a dict of tensors and plain Pyt
 - ``rng``: torch CPU (and CUDA) generator states, numpy's and Python's
 - ``epoch``, ``batch_in_epoch``, ``step``, ``bad_steps``, ``best_val``, ``history``
 - ``planned_epochs``, ``trained_labels`` (absent from the oldest files; filled in on loading)
+- ``planned_steps``: the optimizer steps a time limit planned, or None (all the epochs'; absent
+  from older files)
 
 :meth:`Checkpoint.load` reads a file and checks its keys; :meth:`Checkpoint.build_model`
 rebuilds the model from it alone, for generation and export.
@@ -42,13 +44,14 @@ _META = ("format", "format_version", "hepvae_version")
 #: fields of :class:`Checkpoint` that are not stored in the file
 _NOT_STORED = ("hepvae_version", "path", "sha256")
 #: stored fields that older files lack
-_OPTIONAL = ("planned_epochs", "trained_labels")
+_OPTIONAL = ("planned_epochs", "trained_labels", "planned_steps")
 #: the Python type every stored value must have
 _KINDS: dict[str, type | tuple[type, ...]] = {
     "config": dict, "config_digest": str, "normalization": dict, "model": dict,
     "optimizer": dict, "scheduler": dict, "scaler": dict, "rng": dict, "epoch": int,
     "batch_in_epoch": int, "step": int, "bad_steps": int, "best_val": (float, type(None)),
     "history": list, "planned_epochs": int, "trained_labels": list,
+    "planned_steps": (int, type(None)),
 }  # fmt: skip
 
 
@@ -77,6 +80,7 @@ class Checkpoint:
     history: list[dict[str, Any]]
     planned_epochs: int
     trained_labels: list[int]
+    planned_steps: int | None = None
     hepvae_version: str | None = None
     path: Path | None = None
     sha256: str | None = None
@@ -176,6 +180,7 @@ def _fill_older(state: dict[str, Any]) -> None:
     train = config.get("train")
     if "planned_epochs" not in state and isinstance(train, dict) and "epochs" in train:
         state["planned_epochs"] = train["epochs"]
+    state.setdefault("planned_steps", None)
     model, data = config.get("model"), config.get("data")
     if "trained_labels" not in state and isinstance(model, dict) and isinstance(data, dict):
         if isinstance(model.get("n_labels"), int):

@@ -73,8 +73,9 @@ class OptimConfig:
     #: stop after this many optimizer steps (None: run all epochs)
     max_steps: int | None = None
     #: wall-clock budget of the whole run in minutes, data simulation included (None: none).
-    #: After each epoch the plan (and the cosine schedule) is set to the configured epochs or,
-    #: if fewer, those that still fit at the measured pace; no epoch starts that would end late.
+    #: After each epoch the plan (and the cosine schedule) is set to the configured epochs' steps
+    #: or, if fewer, the optimizer steps that still fit at the measured pace, keeping time for the
+    #: final validation; the last epoch may be partial (it is validated like a whole one).
     time_limit_minutes: float | None = 13.0
     progress: bool = True
 

@@ -54,6 +54,14 @@ def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return value
 
 
+def all_reduce_min(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Minimum of ``value`` over processes (identity for one process)."""
+    if info.enabled:
+        value = value.clone()
+        dist.all_reduce(value, op=dist.ReduceOp.MIN)
+    return value
+
+
 def all_true(flag: bool, info: DistInfo, device: torch.device) -> bool:
     """True only if ``flag`` is true in every process."""
     if not info.enabled:

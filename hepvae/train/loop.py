@@ -126,6 +126,7 @@ class Trainer:
             history=self.history,
             planned_epochs=self.planned_epochs,
             trained_labels=self.trained_labels,
+            planned_steps=self.total_steps,
         )
 
     def _restore(self, ckpt: Checkpoint) -> None:
@@ -139,8 +140,11 @@ class Trainer:
         self.epoch, self.batch_in_epoch = ckpt.epoch, ckpt.batch_in_epoch
         self.step, self.bad_steps = ckpt.step, ckpt.bad_steps
         self.best_val, self.history = ckpt.best_val, list(ckpt.history)
-        if ckpt.planned_epochs < ckpt.config["train"]["epochs"]:  # shortened in time
-            self.set_planned_epochs(min(ckpt.planned_epochs, self.config.train.epochs))
+        planned = ckpt.planned_steps
+        if planned is None:  # files from before step plans
+            planned = ckpt.planned_epochs * self.steps_per_epoch
+        if planned < ckpt.config["train"]["epochs"] * self.steps_per_epoch:  # shortened in time
+            self.set_planned_steps(min(planned, self.config.train.epochs * self.steps_per_epoch))
 
     def save(self, name: str) -> Path:
         return self.checkpoint().save(self.save_dir / f"{name}.pt")
@@ -270,17 +274,22 @@ class Trainer:
         self.train_seconds, self.jets_seen = 0.0, 0
         self.model.train()
         try:
+            first_step = self.step
             while self.epoch < self.planned_epochs:
-                tick = time.perf_counter()
+                tick, trained, stepped = time.perf_counter(), self.train_seconds, self.step
                 if self._train_epoch():
-                    break  # max_steps reached
+                    break  # max_steps or the planned steps reached inside the epoch
                 self.batch_in_epoch = 0
                 self.epoch += 1
                 self._end_of_epoch()
-                if self._out_of_time(time.perf_counter() - tick):
+                step_seconds = (self.train_seconds - trained) / max(self.step - stepped, 1)
+                if self._out_of_time(time.perf_counter() - tick, step_seconds):
                     break
-            if self.batch_in_epoch > 0:  # stopped inside an epoch
-                self.fit_prior()
+            if self.batch_in_epoch > 0 and self.step > first_step:  # stopped inside an epoch
+                if self.step >= self.total_steps:  # the time plan's last, partial epoch
+                    self._end_of_epoch(partial=True)
+                else:
+                    self.fit_prior()
             if self.info.main:
                 self.save("last")
         finally:
@@ -301,7 +310,8 @@ class Trainer:
         )
 
     def _train_epoch(self) -> bool:
-        """The rest of the current epoch; True when ``max_steps`` stopped it."""
+        """The rest of the current epoch; True when ``max_steps`` or the planned steps
+        stopped it."""
         cfg, opt = self.config, self.config.train
         index = epoch_indices(
             len(self.train_data), self.epoch, opt.seed, self.info.rank, self.info.world
@@ -312,6 +322,8 @@ class Trainer:
             for batch in iterate_batches(
                 self.train_data, index, cfg.data.batch_size, self.batch_in_epoch
             ):
+                if micro == 0 and self.step >= self.total_steps:
+                    return True  # the time plan ends inside this epoch
                 beta = kl_weight(self.step, cfg.loss.kl, cfg.loss.kl_warmup_steps)
                 last_micro = micro + 1 == opt.grad_accumulation or (
                     self.batch_in_epoch + 1 == self.batches_per_epoch
@@ -352,26 +364,32 @@ class Trainer:
         finally:
             self.train_seconds += time.perf_counter() - tick
 
-    def _out_of_time(self, epoch_seconds: float) -> bool:
-        """With a time limit: stop before an epoch that would end after it, and re-plan (with the
-        cosine schedule) to the configured epochs or, if fewer, those that still fit at the
-        pace of the last epoch."""
+    def _out_of_time(self, epoch_seconds: float, step_seconds: float) -> bool:
+        """With a time limit: re-plan the run's optimizer steps (and its cosine schedule) to
+        those of the configured epochs or, if fewer, those that still fit at the pace of the last
+        epoch (``epoch_seconds`` in all, ``step_seconds`` per step; its other work, validation
+        and checkpoints, is kept for the end). The last epoch may be partial. True when not one
+        more step fits."""
         limit = self.config.train.time_limit_minutes
         if limit is None:
             return False
         remaining = 60 * limit - (time.perf_counter() - self.started)
-        fit = int(remaining // max(epoch_seconds, 1e-9))
+        other = max(epoch_seconds - self.steps_per_epoch * step_seconds, 0.0)
+        fit = int((remaining - other) // max(step_seconds, 1e-9))
+        # every process follows the slowest one's plan
+        fit = int(D.all_reduce_min(torch.tensor(float(fit), device=self.device), self.info))
         if fit < 1:
             return True
-        plan = min(self.epoch + fit, self.config.train.epochs)
-        if plan != self.planned_epochs:
-            self.set_planned_epochs(plan)
+        plan = min(self.step + fit, self.config.train.epochs * self.steps_per_epoch)
+        if plan != self.total_steps:
+            self.set_planned_steps(plan)
         return False
 
-    def set_planned_epochs(self, epochs: int) -> None:
-        """Plan ``epochs`` epochs in all; the learning-rate schedule follows."""
-        self.planned_epochs = epochs
-        self.total_steps = epochs * self.steps_per_epoch
+    def set_planned_steps(self, steps: int) -> None:
+        """Plan ``steps`` optimizer steps in all (the last epoch may be partial); the
+        learning-rate schedule follows."""
+        self.total_steps = steps
+        self.planned_epochs = math.ceil(steps / self.steps_per_epoch)
         if self.bar is not None:
             self.bar.update(total=self._bar_total())
 
@@ -380,13 +398,18 @@ class Trainer:
         data = self.train_data
         self.model.fit_prior(data.p4, data.mask, data.label, max_per_class=2500)
 
-    def _end_of_epoch(self) -> None:
+    def _end_of_epoch(self, partial: bool = False) -> None:
+        """Fit the prior, validate, log and checkpoint; ``partial``: after the time plan's last,
+        partial epoch (always validated, no numbered checkpoint)."""
         opt = self.config.train
         self.fit_prior()
         metrics = None
-        if self.epoch % opt.validate_every == 0 or self.epoch == self.planned_epochs:
+        last = partial or self.epoch == self.planned_epochs
+        if self.epoch % opt.validate_every == 0 or last:
             metrics = self.validate()
         record = {"epoch": self.epoch, "step": self.step}
+        if partial:
+            record["batches_in_epoch"] = self.batch_in_epoch
         if metrics is not None:
             record.update({f"val_{k}": v for k, v in metrics.items()})
             self._log(metrics, "val")
@@ -397,9 +420,8 @@ class Trainer:
             self.best_val = metrics["total"]
             self.save("best")
         self.save("last")
-        if opt.checkpoint_every and self.epoch % opt.checkpoint_every == 0:
+        if opt.checkpoint_every and self.epoch % opt.checkpoint_every == 0 and not partial:
             self.save(f"epoch{self.epoch:04d}")
-        last = self.epoch == self.planned_epochs
         if opt.figure_every and (self.epoch % opt.figure_every == 0 or last):
             fig = self.figure()
             self.log_dir.mkdir(parents=True, exist_ok=True)
