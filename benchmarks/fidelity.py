@@ -244,6 +244,7 @@ def train(state: State, run_dir: Path, config, upstream: str) -> Path:
         epochs=result.epochs,
         jets_per_second=round(result.jets_per_second, 1),
         best_val=result.best_val,
+        precision=result.precision,
         resumed=resume is not None,
         commit=commit(),  # the code that trained the model
         finished=time.time(),  # identifies this training run for the steps after it
@@ -449,8 +450,8 @@ def results(metrics: dict, state: State, args, sizes: tuple[int, int, int]) -> d
         "seeds": {"train": TRAIN_SEED, "test": TEST_SEED, "generate": GENERATE_SEED,
                   "evaluate": EVALUATE_SEED},  # fmt: skip
         "training": {k: train_entry.get(k) for k in
-                     ("seconds", "steps", "epochs", "jets_per_second", "best_val", "resumed",
-)},
+                     ("seconds", "steps", "epochs", "jets_per_second", "best_val", "precision",
+                      "resumed")},
         "time_limit_minutes": train_settings.get("time_limit_minutes"),
         "sampling": {k: speed.get(k) for k in ("us_per_jet", "n", "jet_type", "device", "threads")},
         "step_seconds": {
@@ -506,7 +507,7 @@ def markdown(res: dict) -> str:
         f"{sizes['generated_per_class']:,} generated; jets per metric sample: "
         + ", ".join(f"{t} {n:,}" for t, n in sizes["n_per_sample"].items()),
         f"- training: {tr['seconds']:.0f} s, {tr['steps']} steps, {tr['epochs']} epochs, "
-        f"{tr['jets_per_second']} jets/s",
+        f"{tr['jets_per_second']} jets/s" + (f", {tr['precision']}" if tr.get("precision") else ""),
         f"- sampling: {res['sampling']['us_per_jet']:g} µs/jet ({res['sampling']['n']:,} "
         f"{res['sampling']['jet_type']} jets in one batch, torch on {res['sampling']['device']}, "
         f"{res['sampling']['threads']} threads)",

@@ -154,6 +154,7 @@ def test_budget_scale_at_tiny_size(tmp_path, capsys):
     ]  # fmt: skip
     assert {row["jet_type"] for row in result["rows"]} == {"t"}
     assert result["time_limit_minutes"] == 60 and result["training"]["steps"] == 2
+    assert result["training"]["precision"] == "fp32"  # as the config asks
     assert result["sampling"]["us_per_jet"] > 0 and result["scale"] == "custom"
     data = tmp_path / "work" / "data"
     train_pt = ak.to_numpy(read_jets(data / "train_t.root").Jet.pt)

@@ -35,6 +35,8 @@ class TrainResult:
     last: Path
     best: Path | None
     bad_steps: int
+    #: the numerical precision the networks trained in (``train.precision`` resolved)
+    precision: str
 
 
 def lr_factor(step: int, warmup: int, total: int, floor: float) -> float:
@@ -307,6 +309,7 @@ class Trainer:
             last=self.save_dir / "last.pt",
             best=best if best.is_file() else None,
             bad_steps=self.bad_steps,
+            precision=self.precision,
         )
 
     def _train_epoch(self) -> bool:
