@@ -211,15 +211,15 @@ def test_time_limit_plans_steps_and_the_schedule(tmp_path):
     trainer.epoch, trainer.step = 1, per_epoch
     assert trainer.total_steps == 10 * per_epoch
     # about 10 s left at 1 s per epoch of steps alone: 2.5 more epochs, the last one partial
-    assert not trainer._out_of_time(epoch_seconds=4.0, step_seconds=4.0 / per_epoch)
+    assert not trainer._out_of_time(step_seconds=4.0 / per_epoch, other_seconds=0.0)
     assert 3 * per_epoch < trainer.total_steps < 4 * per_epoch
     assert trainer.planned_epochs == 4
     # validation and checkpoints (2 s an epoch) are kept for the end: 4 epochs of steps fit
-    assert not trainer._out_of_time(epoch_seconds=4.0, step_seconds=2.0 / per_epoch)
+    assert not trainer._out_of_time(step_seconds=2.0 / per_epoch, other_seconds=2.0)
     assert 4 * per_epoch < trainer.total_steps <= 5 * per_epoch
-    assert not trainer._out_of_time(epoch_seconds=0.1, step_seconds=0.1 / per_epoch)
+    assert not trainer._out_of_time(step_seconds=0.1 / per_epoch, other_seconds=0.0)
     assert trainer.total_steps == 10 * per_epoch and trainer.planned_epochs == 10
-    assert trainer._out_of_time(epoch_seconds=20.0, step_seconds=20.0)  # not one more step
+    assert trainer._out_of_time(step_seconds=20.0, other_seconds=0.0)  # not one more step
 
 
 def test_a_planned_partial_epoch_is_validated_and_ends_the_run(tmp_path):

@@ -12,9 +12,10 @@ with rapidities y. The first four are invariant under rotations about the beam a
 along it, so they are the same in the lab and in the sum's canonical frame; the masses are
 floored at ``MASS_FLOOR * pT_sum``, and the sum's mass is that of its constituents taken as
 massless (the decoder emits massless constituents; :func:`constituent_sum`).
-:func:`rest_targets` computes them, :func:`apply_rest` inverts them. :class:`RestHead` predicts a diagonal Gaussian for the targets divided by
-``REST_SCALE`` (so that its outputs are of order one), trained by its negative
-log-likelihood (:func:`gaussian_nll`); at sampling, standard-normal noise feeds it.
+:func:`rest_targets` computes them, :func:`apply_rest` inverts them. :class:`RestHead`
+predicts a diagonal Gaussian for the targets divided by ``REST_SCALE`` (so that its outputs are
+of order one), trained by its negative log-likelihood (:func:`gaussian_nll`); at sampling,
+standard-normal noise feeds it.
 """
 
 from __future__ import annotations

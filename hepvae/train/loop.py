@@ -284,8 +284,10 @@ class Trainer:
                 self.batch_in_epoch = 0
                 self.epoch += 1
                 self._end_of_epoch()
-                step_seconds = (self.train_seconds - trained) / max(self.step - stepped, 1)
-                if self._out_of_time(time.perf_counter() - tick, step_seconds):
+                stepping = self.train_seconds - trained
+                step_seconds = stepping / max(self.step - stepped, 1)
+                other_seconds = time.perf_counter() - tick - stepping
+                if self._out_of_time(step_seconds, other_seconds):
                     break
             if self.batch_in_epoch > 0 and self.step > first_step:  # stopped inside an epoch
                 if self.step >= self.total_steps:  # the time plan's last, partial epoch
@@ -367,18 +369,17 @@ class Trainer:
         finally:
             self.train_seconds += time.perf_counter() - tick
 
-    def _out_of_time(self, epoch_seconds: float, step_seconds: float) -> bool:
+    def _out_of_time(self, step_seconds: float, other_seconds: float) -> bool:
         """With a time limit: re-plan the run's optimizer steps (and its cosine schedule) to
         those of the configured epochs or, if fewer, those that still fit at the pace of the last
-        epoch (``epoch_seconds`` in all, ``step_seconds`` per step; its other work, validation
-        and checkpoints, is kept for the end). The last epoch may be partial. True when not one
-        more step fits."""
+        epoch (``step_seconds`` per step; its ``other_seconds`` of validation and checkpoints
+        are kept for the end). The last epoch may be partial. True when not one more step
+        fits."""
         limit = self.config.train.time_limit_minutes
         if limit is None:
             return False
         remaining = 60 * limit - (time.perf_counter() - self.started)
-        other = max(epoch_seconds - self.steps_per_epoch * step_seconds, 0.0)
-        fit = int((remaining - other) // max(step_seconds, 1e-9))
+        fit = int((remaining - max(other_seconds, 0.0)) // max(step_seconds, 1e-9))
         # every process follows the slowest one's plan
         fit = int(D.all_reduce_min(torch.tensor(float(fit), device=self.device), self.info))
         if fit < 1:
