@@ -5,18 +5,19 @@ Pythia 8 + FastJet for the same jet type, in one run on one machine.
     python benchmarks/bench_generate.py --checkpoint CKPT --heldout TEST.root  # speed and fidelity
 
 Without --checkpoint the model has the default configuration (configs/default.yaml) and
-untrained weights, with its normalization from the simulated jets: the speed does not depend
-on the weights. Figures: wall-clock jets per second, and CPU microseconds per jet (process CPU
+untrained weights, with its normalization from the simulated jets: the speed does not depend on
+the weights. Figures: wall-clock jets per second, and CPU microseconds per jet (process CPU
 time, all threads; with one thread this is the cost per core, and it depends much less on other
 load on the machine than the wall clock). "torch" and "onnxruntime" time the sampling graph
 alone; "Sampler to awkward" adds the conversion to schema jets, "Sampler to ROOT" the file
-writing; "C++ sampler" (with --cpp) runs the compiled example, CSV output included. Pythia 8 +
-FastJet runs in this process (one worker), Pythia's start-up per chunk of 250 jets included; the
-ratio column compares CPU per jet. "torch" is the trained modules' graph (lgatr's LGATrSlim);
-"torch, inference decoder" and every ONNX row use the inference-only decoder that ``hepvae
-export`` writes (hepvae.export.fast); "onnxruntime, lgatr graph" is the trained graph exported
-as it is, for comparison. The script prints how far the inference graph is from the trained one
-(relative p4 deviation, as the export checks it; the fidelity is unchanged at that level).
+writing; "C++ to .csv" and "C++ to .npy" (with --cpp) run the compiled example, its output file
+included. Pythia 8 + FastJet runs in this process (one worker), Pythia's start-up per chunk of
+250 jets included; the ratio column compares CPU per jet. "torch" is the trained modules' graph
+(lgatr's LGATrSlim); "torch, inference decoder" and every ONNX row use the inference-only
+decoder that ``hepvae export`` writes (hepvae.export.fast); "onnxruntime, lgatr graph" is the
+trained graph exported as it is, for comparison. The script prints how far the inference graph
+is from the trained one (relative p4 deviation, as the export checks it; the fidelity is
+unchanged at that level).
 
 With --heldout (and --checkpoint), the jets the timed ONNX sampler makes are also compared with
 held-out real jets of the same type, as ``hepvae evaluate`` does: W1M, W1P and the tau32 W1
@@ -230,10 +231,11 @@ def main() -> None:
             to_root = functools.partial(one.write, out, n, args.type, batch_size=batch)
             rows.append(("Sampler to ROOT", batch, 1, *measure(to_root, n, args.repeats)))
             if args.cpp:  # --batch is the C++ sampler's jets per onnxruntime call
-                for per_call in (batch, CHUNK):
-                    run = cpp_run(args.cpp, path, args.type, n, per_call, Path(tmp) / "jets.csv")
+                for per_call, kind in ((batch, "csv"), (CHUNK, "csv"), (CHUNK, "npy")):
+                    out = Path(tmp) / f"jets.{kind}"
+                    run = cpp_run(args.cpp, path, args.type, n, per_call, out)
                     timing = measure(run, n, args.repeats, child_cpu)
-                    rows.append((f"C++ sampler, --batch {per_call}", batch, 1, *timing))
+                    rows.append((f"C++ to .{kind}, --batch {per_call}", batch, 1, *timing))
             if torch.cuda.is_available():
                 timing = measure(torch_run("cuda", noise, labels, batch), n, 5)
                 rows.append(("torch, GPU", batch, 0, *timing))

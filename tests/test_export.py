@@ -339,6 +339,20 @@ def test_cpp_sampler_matches_python(onnx_file, tmp_path):
     full = np.stack([rows[f"jet_{k}"] for k in ("pt", "eta", "phi", "mass")], axis=1)
     np.testing.assert_allclose(full, ref["jet"][jet_rows], rtol=1e-5, atol=1e-5)
     assert_same_counts(rows["nparticles"], ref["nparticles"][jet_rows])
+    # the same jets as a NumPy structured array: the graph's outputs, bit for bit
+    npy = tmp_path / "jets.npy"
+    result = subprocess.run(
+        args + ["--temperature", "0.8", "--batch", "7", "-o", str(npy)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    records = np.load(npy)
+    assert records.shape == (30,) and records["p4"].shape == ref["p4"].shape
+    np.testing.assert_array_equal(records["label"], np.full(30, 2))
+    np.testing.assert_array_equal(records["multiplicity"], counts)
+    assert_same_counts(records["nparticles"], ref["nparticles"])
+    np.testing.assert_allclose(records["p4"], ref["p4"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(records["jet"], ref["jet"], rtol=1e-5, atol=1e-5)
     # seeded mode and bad input
     seeded = subprocess.run(
         [str(program), "--model", str(onnx_file), "--type", "g", "--n", "50", "--seed", "1",
@@ -353,6 +367,12 @@ def test_cpp_sampler_matches_python(onnx_file, tmp_path):
     )  # fmt: skip
     assert bad.returncode == 2 and "not trained" in bad.stderr
     assert not (tmp_path / "bad.csv").exists()
+    suffix = subprocess.run(
+        [str(program), "--model", str(onnx_file), "--type", "t", "--n", "5", "-o",
+         str(tmp_path / "jets.txt")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert suffix.returncode == 2 and "must end in .csv or .npy" in suffix.stderr
 
 
 def test_p4_deviation_matches_constituents_not_slots():

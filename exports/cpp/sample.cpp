@@ -14,9 +14,15 @@
 // comma-separated numbers per jet is read instead, so that the jets equal those of the Python
 // sampler for the same rows.
 //
-// Output CSV, one row per constituent:
-//   jet,label,multiplicity,nparticles,jet_pt,jet_eta,jet_phi,jet_mass,index,E,px,py,pz,pt,eta,phi
-// where jet_* is the full jet and nparticles the multiplicity before truncation.
+// The output format follows the name given to -o:
+//   OUT.csv  one row per constituent:
+//            jet,label,multiplicity,nparticles,jet_pt,jet_eta,jet_phi,jet_mass,index,E,px,py,pz,
+//            pt,eta,phi
+//            where jet_* is the full jet and nparticles the multiplicity before truncation;
+//   OUT.npy  a NumPy structured array, one record per jet (numpy.load reads it), fields
+//            label int64, multiplicity int64, nparticles int64, jet float32 [4] (pt, eta, phi,
+//            mass of the full jet), p4 float32 [N, 4] (E, px, py, pz in GeV; slots past the
+//            multiplicity are zero). The graph's outputs as they are: no text formatting.
 
 #include <onnxruntime_cxx_api.h>
 
@@ -66,7 +72,7 @@ std::string g_partial;
 void usage() {
   std::cerr << "usage: hepvae-sample --model FILE.onnx --type {g,q,t,w,z} (--n N | --noise FILE)\n"
                "                     [--seed S] [--temperature T] [--batch B] [--threads K]\n"
-               "                     -o OUT.csv\n";
+               "                     -o OUT.csv|OUT.npy\n";
 }
 
 long long to_int(const std::string& flag, const std::string& text) {
@@ -189,6 +195,28 @@ void append(std::string& row, double value) {
   row.push_back(',');
 }
 
+// The header of a version 1.0 .npy file holding `jets` records of the layout above.
+std::string npy_header(long long jets, long long slots) {
+  std::string dict = "{'descr': [('label', '<i8'), ('multiplicity', '<i8'), ('nparticles', "
+                     "'<i8'), ('jet', '<f4', (4,)), ('p4', '<f4', (" +
+                     std::to_string(slots) + ", 4))], 'fortran_order': False, 'shape': (" +
+                     std::to_string(jets) + ",), }";
+  const size_t fixed = 10;  // magic, version and header length
+  const size_t total = (fixed + dict.size() + 1 + 63) / 64 * 64;
+  dict.append(total - fixed - dict.size() - 1, ' ');
+  dict.push_back('\n');
+  std::string header = "\x93NUMPY";
+  header.push_back('\x01');
+  header.push_back('\x00');
+  header.push_back(static_cast<char>(dict.size() & 0xff));
+  header.push_back(static_cast<char>(dict.size() >> 8));
+  return header + dict;
+}
+
+bool ends_with(const std::string& text, const std::string& tail) {
+  return text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 int main(int argc, char** argv) {
   Options opt = parse(argc, argv);
   try {
@@ -224,18 +252,28 @@ int main(int argc, char** argv) {
       for (float& x : noise) x = normal(engine);
     }
 
+    const bool npy = ends_with(opt.output, ".npy");
+    if (!npy && !ends_with(opt.output, ".csv"))
+      fail(opt.output + ": the output must end in .csv or .npy");
+    const uint16_t probe = 1;
+    if (npy && *reinterpret_cast<const unsigned char*>(&probe) != 1)
+      fail(opt.output + ": .npy output is written little-endian only; use .csv on this machine");
     const std::filesystem::path parent = std::filesystem::path(opt.output).parent_path();
     std::error_code ignored;
     if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
     g_partial = opt.output + ".partial";
-    std::ofstream out(g_partial);
+    std::ofstream out(g_partial, std::ios::binary);
     if (!out) {
       g_partial.clear();
       fail(opt.output + ": cannot write");
     }
-    out << "jet,label,multiplicity,nparticles,jet_pt,jet_eta,jet_phi,jet_mass,index,E,px,py,pz,"
-           "pt,eta,phi\n";
-    std::string row;  // one batch of CSV rows, formatted with std::to_chars
+    if (npy) {
+      out << npy_header(opt.n, slots);
+    } else {
+      out << "jet,label,multiplicity,nparticles,jet_pt,jet_eta,jet_phi,jet_mass,index,E,px,py,"
+             "pz,pt,eta,phi\n";
+    }
+    std::string row;  // one batch of output: CSV rows (std::to_chars) or .npy records
 
     Ort::MemoryInfo memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
     const char* input_names[] = {"noise", "label", "temperature"};
@@ -260,6 +298,18 @@ int main(int argc, char** argv) {
       const float* jet = outputs[2].GetTensorData<float>();
       const int64_t* nparticles = outputs[3].GetTensorData<int64_t>();
       row.clear();
+      if (npy) {
+        const int64_t code = label;
+        for (long long j = 0; j < b; ++j) {
+          row.append(reinterpret_cast<const char*>(&code), sizeof code);
+          row.append(reinterpret_cast<const char*>(multiplicity + j), sizeof(int64_t));
+          row.append(reinterpret_cast<const char*>(nparticles + j), sizeof(int64_t));
+          row.append(reinterpret_cast<const char*>(jet + 4 * j), 4 * sizeof(float));
+          row.append(reinterpret_cast<const char*>(p4 + j * slots * 4), slots * 4 * sizeof(float));
+        }
+        out.write(row.data(), static_cast<std::streamsize>(row.size()));
+        continue;
+      }
       for (long long j = 0; j < b; ++j) {
         const float* jf = jet + 4 * j;
         for (long long i = 0; i < multiplicity[j]; ++i) {
