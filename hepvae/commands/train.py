@@ -58,5 +58,7 @@ def run(args: argparse.Namespace) -> int:
         )
         console.print(f"last checkpoint: {result.last}")
         if result.best is not None:
-            console.print(f"best checkpoint: {result.best} (validation loss {result.best_val:.4g})")
+            what = {"loss": "validation loss", "substructure": "substructure score"}
+            criterion = what[config.train.select_by]
+            console.print(f"best checkpoint: {result.best} ({criterion} {result.best_val:.4g})")
     return 0

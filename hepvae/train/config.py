@@ -67,6 +67,11 @@ class OptimConfig:
     #: extra checkpoint every k epochs (0: only best and last)
     checkpoint_every: int = 0
     validate_every: int = 1
+    #: what picks ``best.pt`` among the validated epochs: the validation loss, or the
+    #: substructure of generated jets against the validation jets (hepvae.train.selection)
+    select_by: Literal["loss", "substructure"] = "loss"
+    #: validation jets per class (and as many generated) for ``select_by: substructure``
+    select_jets: int = 5000
     figure_every: int = 5
     #: non-finite losses tolerated (each skips its step) before the run stops
     max_bad_steps: int = 20
@@ -80,8 +85,10 @@ class OptimConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.epochs <= 0 or self.grad_accumulation <= 0 or self.validate_every <= 0:
-            raise ValueError("epochs, grad_accumulation and validate_every must be > 0")
+        if min(self.epochs, self.grad_accumulation, self.validate_every, self.select_jets) <= 0:
+            raise ValueError(
+                "epochs, grad_accumulation, validate_every and select_jets must be > 0"
+            )
         if self.lr <= 0:
             raise ValueError("lr must be > 0")
 

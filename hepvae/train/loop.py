@@ -142,6 +142,8 @@ class Trainer:
         self.epoch, self.batch_in_epoch = ckpt.epoch, ckpt.batch_in_epoch
         self.step, self.bad_steps = ckpt.step, ckpt.bad_steps
         self.best_val, self.history = ckpt.best_val, list(ckpt.history)
+        if ckpt.config["train"].get("select_by", "loss") != self.config.train.select_by:
+            self.best_val = None  # another criterion: the next validated epoch starts afresh
         planned = ckpt.planned_steps
         if planned is None:  # files from before step plans
             planned = ckpt.planned_epochs * self.steps_per_epoch
@@ -236,22 +238,41 @@ class Trainer:
                 for i in torch.arange(len(sub)).split(512)
             ]
             rec = (torch.cat([p for p, _ in parts]), torch.cat([m for _, m in parts]))
-            gen = torch.Generator().manual_seed(self.config.train.seed)
-            labels = sub.label
-            p4s, masks = [], []
-            for first in range(0, len(labels), 512):
-                p4, mask, *_ = self.model.sample(
-                    len(labels[first : first + 512]), labels[first : first + 512], 1.0, gen
-                )
-                p4s.append(p4)
-                masks.append(mask)
+            generated = self._generate(sub.label)
         self.model.train()
         samples = {
             "real": (sub.p4, sub.mask),
             "reconstructed": rec,
-            "generated": (torch.cat(p4s), torch.cat(masks)),
+            "generated": generated[:2],
         }
         return validation_figure(samples, f"epoch {self.epoch}")
+
+    @torch.no_grad()
+    def _generate(self, labels: torch.Tensor, chunk: int = 512) -> tuple[torch.Tensor, ...]:
+        """Jets of ``labels`` from the prior, reproducibly (noise from ``train.seed``):
+        (p4, mask, jet, nparticles) as :meth:`HyperVAE.sample` returns them."""
+        self.model.eval()
+        gen = torch.Generator().manual_seed(self.config.train.seed)
+        outs = [self.model.sample(len(part), part, 1.0, gen) for part in labels.split(chunk)]
+        return tuple(torch.cat(column) for column in zip(*outs))
+
+    def substructure(self) -> tuple[float, dict[str, float]] | None:
+        """The selection score of :mod:`hepvae.train.selection` on up to
+        ``train.select_jets`` validation jets per class (None without validation jets)."""
+        from hepvae.train.selection import class_balanced, substructure_score, tensors_to_jets
+
+        if self.val_data is None or len(self.val_data) == 0:
+            return None
+        val = self.val_data.subset(
+            class_balanced(self.val_data.label, self.config.train.select_jets)
+        )
+        real = tensors_to_jets(val.p4, val.mask, val.label, val.jet, val.nparticles)
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(self.config.train.seed + VALIDATION_SEED)
+            p4, mask, jet, nparticles = self._generate(val.label.to(self.device))
+        generated = tensors_to_jets(p4, mask, val.label, jet, nparticles)
+        self.model.train()
+        return substructure_score(real, generated, self.config.model.n_particles)
 
     # --- logging ------------------------------------------------------------------------
     def _log(self, scalars: dict[str, float], prefix: str) -> None:
@@ -411,6 +432,13 @@ class Trainer:
         last = partial or self.epoch == self.planned_epochs
         if self.epoch % opt.validate_every == 0 or last:
             metrics = self.validate()
+        key = "total"
+        if metrics is not None and opt.select_by == "substructure" and self.info.main:
+            scored = self.substructure()
+            if scored is not None:
+                key = "substructure"
+                metrics["substructure"] = scored[0]
+                metrics.update({f"substructure_{k}": v for k, v in scored[1].items()})
         record = {"epoch": self.epoch, "step": self.step}
         if partial:
             record["batches_in_epoch"] = self.batch_in_epoch
@@ -420,8 +448,8 @@ class Trainer:
         self.history.append(record)
         if not self.info.main:
             return
-        if metrics is not None and (self.best_val is None or metrics["total"] < self.best_val):
-            self.best_val = metrics["total"]
+        if metrics is not None and (self.best_val is None or metrics[key] < self.best_val):
+            self.best_val = metrics[key]
             self.save("best")
         self.save("last")
         if opt.checkpoint_every and self.epoch % opt.checkpoint_every == 0 and not partial:
