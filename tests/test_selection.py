@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from hepvae.errors import HepvaeError
 from hepvae.train.checkpoint import Checkpoint
 from hepvae.train.run import train
 from hepvae.train.selection import (
@@ -91,3 +92,31 @@ def test_training_keeps_the_epoch_with_the_best_substructure(tmp_path):
     )  # fmt: skip
     last = Checkpoint.load(resumed.last).history[-1]
     assert resumed.best_val == pytest.approx(last["val_total"])
+
+
+def test_selection_benchmark_scores_every_epoch_and_picks_by_each_criterion(tmp_path):
+    import dataclasses
+
+    from benchmarks import checkpoint_selection
+    from hepvae.data.schema import write_jets
+    from tests.conftest import random_jets
+
+    files = [write_jets(tmp_path / "train.root", random_jets(200, seed=1))]
+    heldout = write_jets(tmp_path / "test.root", random_jets(60, seed=2))
+    config = tiny_config(epochs=2, checkpoint_every=1)
+    config = dataclasses.replace(
+        config,
+        model=dataclasses.replace(config.model, n_particles=30),
+        data=dataclasses.replace(config.data, files=[str(f) for f in files], val_fraction=0.3),
+    )
+    train(config, tmp_path / "run")
+    rows = checkpoint_selection.study(tmp_path / "run", heldout, 40, 20, first_epoch=1)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert all(r["loss"] is not None and r["score"] > 0 for r in rows)
+    assert all(r["heldout"]["tau32"] > 0 for r in rows)
+    result = checkpoint_selection.summary(rows)
+    scores = [r["score"] for r in rows]
+    assert result["picked"]["score"]["epoch"] == rows[int(np.argmin(scores))]["epoch"]
+    assert set(result["correlation"]["loss"]) == set(OBSERVABLES)
+    with pytest.raises(HepvaeError, match="no epoch checkpoints"):
+        checkpoint_selection.study(tmp_path, heldout, 40, 20, first_epoch=1)
