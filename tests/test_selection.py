@@ -120,3 +120,30 @@ def test_selection_benchmark_scores_every_epoch_and_picks_by_each_criterion(tmp_
     assert set(result["correlation"]["loss"]) == set(OBSERVABLES)
     with pytest.raises(HepvaeError, match="no epoch checkpoints"):
         checkpoint_selection.study(tmp_path, heldout, 40, 20, first_epoch=1)
+
+
+def test_prior_gap_benchmark_measures_every_latent_source(tmp_path):
+    import dataclasses
+
+    from benchmarks import prior_gap
+    from hepvae.data.schema import write_jets
+    from tests.conftest import random_jets
+
+    files = [write_jets(tmp_path / "train.root", random_jets(200, seed=1))]
+    heldout = write_jets(tmp_path / "test.root", random_jets(80, seed=2))
+    config = tiny_config(epochs=1)
+    config = dataclasses.replace(
+        config,
+        model=dataclasses.replace(config.model, n_particles=30),
+        data=dataclasses.replace(config.data, files=[str(f) for f in files], val_fraction=0.3),
+    )
+    result = train(config, tmp_path / "run")
+    gap = prior_gap.study(result.best, heldout, 50, seed=3, flow_epochs=2)
+    rows = gap["w1"]
+    assert {"truth", "prior", "aggregate", "reconstructed"} <= set(rows)
+    for values in rows.values():
+        assert set(values) == set(OBSERVABLES)
+        assert all(np.isfinite(v) and v > 0 for v in values.values())
+    # the untrained prior is N(0, 1), far from the posterior means' spread: other latents,
+    # other jets
+    assert rows["prior"] != rows["aggregate"]

@@ -54,9 +54,8 @@ class JetSampler(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         vae = self.vae
         latent = vae.config.latent_dim
-        n_max = vae.config.n_particles
         temp = temperature.reshape(-1) * noise.new_ones(noise.shape[0])
-        u = 0.5 * (1.0 + torch.erf(noise[:, latent : latent + 4] / math.sqrt(2.0)))
+        u = _uniforms(noise[:, latent : latent + 1])
         z = sample_prior(
             vae.prior_weights,
             vae.prior_means,
@@ -66,6 +65,19 @@ class JetSampler(nn.Module):
             u[:, 0],
             temp,
         )
+        return self.from_latent(z, noise, label, temperature)
+
+    def from_latent(
+        self, z: torch.Tensor, noise: torch.Tensor, label: torch.Tensor, temperature: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The jets of latents ``z`` [B, latent_dim]: everything after the prior, as
+        :meth:`forward` does it (``noise`` as there; its first ``latent_dim + 1`` columns, which
+        draw z, are not used)."""
+        vae = self.vae
+        latent = vae.config.latent_dim
+        n_max = vae.config.n_particles
+        temp = temperature.reshape(-1) * noise.new_ones(noise.shape[0])
+        u = _uniforms(noise[:, latent : latent + 4])
         cond = vae.condition(z, label)
         logits = vae.multiplicity(cond)
         counts = sample_counts(logits, u[:, 1], temp)
@@ -91,6 +103,11 @@ class JetSampler(nn.Module):
         total = lorentz.matmul(total.unsqueeze(-1)).squeeze(-1)
         full, nparticles = apply_rest(total, mass * vae.p4_scale, mask.sum(-1), rest)
         return p4, mask, full, nparticles
+
+
+def _uniforms(noise: torch.Tensor) -> torch.Tensor:
+    """Standard normal noise mapped to uniforms in (0, 1) by the normal CDF."""
+    return 0.5 * (1.0 + torch.erf(noise / math.sqrt(2.0)))
 
 
 def _interpolate(quantiles: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

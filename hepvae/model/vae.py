@@ -325,13 +325,15 @@ class HyperVAE(nn.Module):
         labels: int | torch.Tensor,
         temperature: float | torch.Tensor = 1.0,
         generator: torch.Generator | None = None,
+        latent: torch.Tensor | None = None,
     ):
         """Sample ``n`` jets: (p4 [n, N, 4] GeV, mask [n, N] bool, jet [n, 4] (pT GeV, eta,
         phi, mass GeV) of the full jet, nparticles [n] int64 multiplicity before truncation,
         at least the mask's count). ``temperature`` scales the prior's and the rest head's
         spread (and sharpens the multiplicity distribution as 1/T on its logits);
-        ``generator`` makes it reproducible (CPU noise).
-        See :class:`hepvae.model.sampler.JetSampler` for the exact recipe."""
+        ``generator`` makes it reproducible (CPU noise); ``latent`` [n, latent_dim], when
+        given, is decoded instead of latents drawn from the prior (the rest is sampled as
+        usual). See :class:`hepvae.model.sampler.JetSampler` for the exact recipe."""
         from hepvae.model.sampler import JetSampler
 
         device, dtype = self.p4_scale.device, self.p4_scale.dtype
@@ -339,4 +341,10 @@ class HyperVAE(nn.Module):
         noise = noise.to(device)
         labels = torch.as_tensor(labels, dtype=torch.long, device=device).expand(n)
         temperature = torch.as_tensor(temperature, dtype=noise.dtype, device=device)
-        return JetSampler(self)(noise, labels, temperature)
+        if latent is None:
+            return JetSampler(self)(noise, labels, temperature)
+        if latent.shape != (n, self.config.latent_dim):
+            raise ValueError(
+                f"latent must be [{n}, {self.config.latent_dim}], got {list(latent.shape)}"
+            )
+        return JetSampler(self).from_latent(latent.to(noise), noise, labels, temperature)
