@@ -11,15 +11,17 @@ and D2 (as :mod:`hepvae.train.selection` computes them) for:
 - ``prior``: jets generated as ``hepvae generate`` makes them (the fitted Gaussian mixture);
 - ``flow``: latents from a normalizing flow fitted to the training jets' posterior means
   (``zuko``'s neural spline flow; the row is left out where ``zuko`` is not installed);
-- ``aggregate``: latents that are posterior means of training jets, drawn with replacement.
-  This is the distribution the mixture and the flow estimate, met exactly: what no prior fitted
-  to posterior means can beat;
+- ``posterior means``: latents that are posterior means of training jets, drawn with
+  replacement: the distribution the mixture and the flow estimate, met exactly;
+- ``posterior samples``: z = mu + sigma eps of training jets drawn with replacement, the
+  aggregate posterior that the decoder saw in training;
 - ``reconstructed``: half B encoded (posterior mean) and decoded with its true multiplicity.
 
 The decoder, multiplicity and rest heads and the placement are the sampler's in every generated
-row (``HyperVAE.sample`` with ``latent``); only z differs. ``prior`` far above ``aggregate``
-says a better prior would help; ``aggregate`` near ``reconstructed`` and far above ``truth``
-says the decoder is the limit.
+row (``HyperVAE.sample`` with ``latent``); only z differs. ``prior`` far above the posterior
+rows says a better prior would help; the posterior rows near ``reconstructed`` and far above
+``truth`` say the decoder is the limit. Each row also records the mean and standard deviation
+of every observable, so that a W1 can be read as a shift or a change of width.
 """
 
 from __future__ import annotations
@@ -48,14 +50,17 @@ def constituent_observables(p4, mask, label, n_particles: int) -> dict[str, np.n
     return observables(tensors_to_jets(p4, mask, label), n_particles)
 
 
-def posterior_means(model, data: JetTensors, batch: int = 1000) -> torch.Tensor:
+def posteriors(model, data: JetTensors, batch: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mu, sigma) [J, latent_dim] of the jets' posteriors (jets with a finite one)."""
     with torch.no_grad():
         parts = [
-            model.encode(data.p4[i], data.mask[i], data.label[i])[0].float()
+            model.encode(data.p4[i], data.mask[i], data.label[i])
             for i in torch.arange(len(data)).split(batch)
         ]
-    mus = torch.cat(parts)
-    return mus[torch.isfinite(mus).all(1)]
+    mu = torch.cat([m for m, _ in parts]).float()
+    sigma = torch.cat([(0.5 * v).exp() for _, v in parts]).float()
+    good = torch.isfinite(mu).all(1) & torch.isfinite(sigma).all(1)
+    return mu[good], sigma[good]
 
 
 def fit_flow(mus: torch.Tensor, seed: int, epochs: int = 200):
@@ -115,30 +120,52 @@ def study(checkpoint: Path, heldout: Path, n: int, seed: int, flow_epochs: int =
     def w1(values: dict[str, np.ndarray]) -> dict[str, float]:
         return {k: float(wasserstein_distance(reference[k], values[k])) for k in OBSERVABLES}
 
-    rows = {"truth": w1(constituent_observables(b.p4, b.mask, b.label, n_particles))}
+    moments = {
+        "held-out A": {k: (float(np.mean(v)), float(np.std(v))) for k, v in reference.items()}
+    }
+
+    rows = {}
+
+    def measure(name: str, values: dict[str, np.ndarray]) -> None:
+        rows[name] = w1(values)
+        moments[name] = {k: (float(np.mean(v)), float(np.std(v))) for k, v in values.items()}
+
+    measure("truth", constituent_observables(b.p4, b.mask, b.label, n_particles))
     labels = torch.full((n,), label)
 
-    def generated(latent: torch.Tensor | None) -> dict[str, float]:
+    def generated(name: str, latent: torch.Tensor | None) -> None:
         gen = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             p4, mask, _, _ = model.sample(n, labels, 1.0, gen, latent=latent)
-        return w1(constituent_observables(p4, mask, labels, n_particles))
+        measure(name, constituent_observables(p4, mask, labels, n_particles))
 
-    rows["prior"] = generated(None)
+    generated("prior", None)
     train, _, _ = prepare_data(config, [Path(p) for p in config.data.files])
-    mus = posterior_means(model, train.subset(torch.nonzero(train.label == label).squeeze(1)))
-    print(f"{len(mus)} posterior means of training jets (class {label})")
-    try:
-        draw = fit_flow(mus, seed, flow_epochs)
-    except ImportError:
-        print("flow: skipped (pip install zuko)")
-    else:
-        rows["flow"] = generated(draw(n))
-    pick = torch.randint(len(mus), (n,), generator=torch.Generator().manual_seed(seed + 1))
-    rows["aggregate"] = generated(mus[pick])
+    mus, sigmas = posteriors(model, train.subset(torch.nonzero(train.label == label).squeeze(1)))
+    print(f"{len(mus)} posteriors of training jets (class {label})")
+    if flow_epochs > 0:
+        try:
+            draw = fit_flow(mus, seed, flow_epochs)
+        except ImportError:
+            print("flow: skipped (pip install zuko)")
+        else:
+            generated("flow", draw(n))
+    rng = torch.Generator().manual_seed(seed + 1)
+    pick = torch.randint(len(mus), (n,), generator=rng)
+    generated("posterior means", mus[pick])
+    eps = torch.randn(n, mus.shape[1], generator=rng)
+    generated("posterior samples", mus[pick] + sigmas[pick] * eps)
     p4, mask = model.reconstruct(b.p4, b.mask, b.label, true_multiplicity=True)
-    rows["reconstructed"] = w1(constituent_observables(p4, mask, b.label, n_particles))
-    return {"checkpoint": str(checkpoint), "label": label, "n": n, "w1": rows}
+    measure("reconstructed", constituent_observables(p4, mask, b.label, n_particles))
+    sigma = {"median": float(sigmas.median()), "mean_std_of_mu": float(mus.std(0).mean())}
+    return {
+        "checkpoint": str(checkpoint),
+        "label": label,
+        "n": n,
+        "posterior_sigma": sigma,
+        "w1": rows,
+        "mean_std": moments,
+    }
 
 
 def main() -> None:
@@ -147,15 +174,20 @@ def main() -> None:
     parser.add_argument("--heldout", type=Path, required=True, help="held-out jets of one class")
     parser.add_argument("--n", type=int, default=6000, help="generated jets per row")
     parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--flow-epochs", type=int, default=200, help="0: no flow row")
     parser.add_argument("-o", "--output", type=Path, help="JSON with the W1s")
     args = parser.parse_args()
     torch.manual_seed(0)
-    result = study(args.checkpoint, args.heldout, args.n, args.seed)
+    result = study(args.checkpoint, args.heldout, args.n, args.seed, args.flow_epochs)
     truth = result["w1"]["truth"]
-    print("row            " + "  ".join(f"{k:>16}" for k in OBSERVABLES) + "   (W1, x truth)")
+    print("row               " + "  ".join(f"{k:>16}" for k in OBSERVABLES) + "   (W1, x truth)")
     for name, values in result["w1"].items():
         cells = "  ".join(f"{values[k]:9.4g} ({values[k] / truth[k]:4.1f}x)" for k in OBSERVABLES)
-        print(f"{name:14} {cells}")
+        print(f"{name:17} {cells}")
+    print("mean ± std      " + "  ".join(f"{k:>20}" for k in OBSERVABLES))
+    for name, values in result["mean_std"].items():
+        print(f"{name:17} " + "  ".join(f"{m:9.4g} ± {s:<8.3g}" for m, s in values.values()))
+    print(f"posterior sigma: {result['posterior_sigma']}")
     if args.output is not None:
         write_json(args.output, result)
 

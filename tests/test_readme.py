@@ -76,6 +76,8 @@ EXCLUDED_PREFIXES = {
     "exports/cpp/build/hepvae-sample": "the C++ sampler, built by the cmake line above",
     "python benchmarks/bench_generate.py": "the generation speed benchmark (minutes; needs the C++ build)",
     "python benchmarks/fidelity.py": "the fidelity benchmark (simulation and training, minutes to hours)",
+    "python benchmarks/prior_gap.py": "needs a checkpoint trained by the fidelity benchmark; "
+    "tests/test_selection.py runs it on a tiny one",
 }
 EXCLUDED_OPTIONS = {
     "--scheduler": "needs a running dask scheduler",
