@@ -120,15 +120,14 @@ def study(checkpoint: Path, heldout: Path, n: int, seed: int, flow_epochs: int =
     def w1(values: dict[str, np.ndarray]) -> dict[str, float]:
         return {k: float(wasserstein_distance(reference[k], values[k])) for k in OBSERVABLES}
 
-    moments = {
-        "held-out A": {k: (float(np.mean(v)), float(np.std(v))) for k, v in reference.items()}
-    }
+    def mean_std(values: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+        return {k: (float(np.mean(v)), float(np.std(v))) for k, v in values.items()}
 
-    rows = {}
+    rows, moments = {}, {"held-out A": mean_std(reference)}
 
     def measure(name: str, values: dict[str, np.ndarray]) -> None:
         rows[name] = w1(values)
-        moments[name] = {k: (float(np.mean(v)), float(np.std(v))) for k, v in values.items()}
+        moments[name] = mean_std(values)
 
     measure("truth", constituent_observables(b.p4, b.mask, b.label, n_particles))
     labels = torch.full((n,), label)

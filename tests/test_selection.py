@@ -94,22 +94,29 @@ def test_training_keeps_the_epoch_with_the_best_substructure(tmp_path):
     assert resumed.best_val == pytest.approx(last["val_total"])
 
 
-def test_selection_benchmark_scores_every_epoch_and_picks_by_each_criterion(tmp_path):
+def _train_on_files(tmp_path, n_heldout: int, **train_options):
+    """A tiny run on 200 random jets written to a ROOT file (30 slots), and a held-out file of
+    ``n_heldout`` other jets: (the run's result, the held-out path)."""
     import dataclasses
 
-    from benchmarks import checkpoint_selection
     from hepvae.data.schema import write_jets
     from tests.conftest import random_jets
 
     files = [write_jets(tmp_path / "train.root", random_jets(200, seed=1))]
-    heldout = write_jets(tmp_path / "test.root", random_jets(60, seed=2))
-    config = tiny_config(epochs=2, checkpoint_every=1)
+    heldout = write_jets(tmp_path / "test.root", random_jets(n_heldout, seed=2))
+    config = tiny_config(**train_options)
     config = dataclasses.replace(
         config,
         model=dataclasses.replace(config.model, n_particles=30),
         data=dataclasses.replace(config.data, files=[str(f) for f in files], val_fraction=0.3),
     )
-    train(config, tmp_path / "run")
+    return train(config, tmp_path / "run"), heldout
+
+
+def test_selection_benchmark_scores_every_epoch_and_picks_by_each_criterion(tmp_path):
+    from benchmarks import checkpoint_selection
+
+    heldout = _train_on_files(tmp_path, 60, epochs=2, checkpoint_every=1)[1]
     rows = checkpoint_selection.study(tmp_path / "run", heldout, 40, 20, first_epoch=1)
     assert [r["epoch"] for r in rows] == [1, 2]
     assert all(r["loss"] is not None and r["score"] > 0 for r in rows)
@@ -123,21 +130,9 @@ def test_selection_benchmark_scores_every_epoch_and_picks_by_each_criterion(tmp_
 
 
 def test_prior_gap_benchmark_measures_every_latent_source(tmp_path):
-    import dataclasses
-
     from benchmarks import prior_gap
-    from hepvae.data.schema import write_jets
-    from tests.conftest import random_jets
 
-    files = [write_jets(tmp_path / "train.root", random_jets(200, seed=1))]
-    heldout = write_jets(tmp_path / "test.root", random_jets(80, seed=2))
-    config = tiny_config(epochs=1)
-    config = dataclasses.replace(
-        config,
-        model=dataclasses.replace(config.model, n_particles=30),
-        data=dataclasses.replace(config.data, files=[str(f) for f in files], val_fraction=0.3),
-    )
-    result = train(config, tmp_path / "run")
+    result, heldout = _train_on_files(tmp_path, 80, epochs=1)
     gap = prior_gap.study(result.best, heldout, 50, seed=3, flow_epochs=2)
     rows = gap["w1"]
     names = {"truth", "prior", "posterior means", "posterior samples", "reconstructed"}
