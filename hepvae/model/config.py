@@ -102,6 +102,9 @@ class LossConfig:
     #: pT-weighted jet-shape observables: angular moments, width, the EEC's mean ln dR
     #: (hepvae.model.losses.shape_observables)
     shape: float = 0.0
+    #: N-subjettiness tau_1..3, tau_21 and tau_32 (beta = 1, R0 = 0.8) of the decoded
+    #: constituents against the input's (hepvae.model.losses.nsubjettiness_observables)
+    nsubjettiness: float = 0.0
     #: the jet-feature head's (log pT, log mass)
     jet_head: float = 0.5
     #: cross-entropy of the multiplicity head

@@ -193,8 +193,94 @@ def shape_observables(
     return torch.stack([*moments, width, eec], dim=-1)
 
 
-def shape_loss(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference [B] of :func:`shape_observables`, each in units of its spread
+#: the per-jet observables of :func:`nsubjettiness_observables`
+NSUBJETTINESS_OBSERVABLES = ("tau1", "tau2", "tau3", "tau21", "tau32")
+
+
+#: hardest particles whose N-subsets seed :func:`nsubjettiness`'s axes
+SEED_PARTICLES = 8
+
+
+def nsubjettiness(
+    eta: torch.Tensor,
+    phi: torch.Tensor,
+    pt: torch.Tensor,
+    mask: torch.Tensor,
+    n_max: int = 3,
+    r0: float = 0.8,
+    iterations: int = 4,
+    eps: float = 1e-4,
+) -> torch.Tensor:
+    """Normalized N-subjettiness tau_1 ... tau_{n_max} [B, n_max] (beta = 1) from eta, phi,
+    pt [B, N].
+
+    tau_N = sum_i pT_i min_k dR_ik / (sum_i pT_i r0), with ``r0`` and dR in rad. The N axes
+    locally minimize it: ``iterations`` rounds towards each subjet's pT-weighted geometric median,
+    from two seeds (tau_{N-1}'s axes plus the particle that adds most to it; the best N of the
+    SEED_PARTICLES hardest particles), keeping the better per jet. The axes carry no gradient (at a minimum their
+    own gradient vanishes); the particles do. ``eps`` (rad) softens dR on an axis.
+    """
+    w = pt * mask.to(pt.dtype)
+    points = torch.stack([eta, phi], dim=-1)  # [B, N, 2]
+    tiny = torch.finfo(pt.dtype).tiny
+
+    def distances(axes):  # [B, N, K]
+        d_eta = points[:, :, None, 0] - axes[:, None, :, 0]
+        d_phi = points[:, :, None, 1] - axes[:, None, :, 1]
+        return torch.sqrt(d_eta**2 + d_phi**2 + eps**2)
+
+    def refine(axes):  # a pT-weighted mean, then Weiszfeld steps towards each median
+        for step in range(iterations):
+            d = distances(axes)
+            member = torch.nn.functional.one_hot(d.argmin(-1), axes.shape[1]).to(pt.dtype)
+            share = member * (weight / (d.amin(-1) if step else 1.0)).unsqueeze(-1)
+            norm = share.sum(1).unsqueeze(-1)
+            moved = share.transpose(1, 2) @ fixed / norm.clamp_min(tiny)
+            axes = torch.where(norm > 0, moved, axes)
+        return axes
+
+    def particles(index):  # [B, K, 2]
+        return fixed.gather(1, index.unsqueeze(-1).expand(-1, -1, 2))
+
+    def best_combination(index, n):  # the n of ``index`` that, as axes, give the lowest tau
+        combos = torch.combinations(torch.arange(index.shape[1], device=index.device), n)
+        d = distances(particles(index))  # [B, N, S]
+        tau = (weight.unsqueeze(-1) * d[:, :, combos].amin(-1)).sum(1)  # [B, C]
+        return particles(index.gather(1, combos[tau.argmin(1)]))
+
+    found = []
+    with torch.no_grad():
+        weight, fixed = w.detach(), points.detach()
+        share = weight / weight.sum(-1, keepdim=True).clamp_min(tiny)
+        axes = refine((share.unsqueeze(-1) * fixed).sum(1, keepdim=True))
+        found.append(axes)
+        hardest = weight.argsort(1, descending=True)
+        for n in range(2, n_max + 1):
+            gain = weight * distances(axes).amin(-1)
+            seeds = [torch.cat([axes, particles(gain.argmax(1, keepdim=True))], dim=1)]
+            seeds.append(best_combination(hardest[:, :SEED_PARTICLES], n))
+            candidates = [refine(seed) for seed in seeds]
+            tau = torch.stack([(weight * distances(c).amin(-1)).sum(-1) for c in candidates])
+            best = tau.argmin(0)[:, None, None]
+            axes = torch.where(best == 0, candidates[0], candidates[1])
+            found.append(axes)
+    total = w.sum(-1).clamp_min(tiny) * r0
+    return torch.stack([(w * distances(a).amin(-1)).sum(-1) / total for a in found], dim=-1)
+
+
+def nsubjettiness_observables(
+    eta: torch.Tensor, phi: torch.Tensor, pt: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """tau_1, tau_2, tau_3 and the ratios tau_21, tau_32 [B, 5] (NSUBJETTINESS_OBSERVABLES)
+    of :func:`nsubjettiness`; a ratio is 0 where its denominator is 0."""
+    tau = nsubjettiness(eta, phi, pt, mask)
+    tiny = torch.finfo(tau.dtype).tiny
+    ratios = [tau[:, k + 1] / tau[:, k].clamp_min(tiny) * (tau[:, k] > 0) for k in (0, 1)]
+    return torch.cat([tau, torch.stack(ratios, dim=-1)], dim=-1)
+
+
+def observable_loss(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference [B] of per-jet observables [B, K], each in units of its spread
     over the batch's true jets (detached)."""
     scale = true.detach().std(0, keepdim=True).clamp_min(1e-6) if len(true) > 1 else 1.0
     return (((pred - true) / scale) ** 2).mean(-1)

@@ -245,10 +245,12 @@ class HyperVAE(nn.Module):
         frame = torch.stack([rapidity(pred_jet), azimuth(pred_jet)], -1) / self.coord_std[:2]
         parts["jet"] = ((pred - target) ** 2).sum(-1).mean() + (frame**2).sum(-1).mean()
         parts["jet_head"] = ((out.jet_head - target) ** 2).sum(-1).mean()
-        if cfg.shape > 0:
-            pred_shape = L.shape_observables(pred_raw[..., 0], pred_raw[..., 1], pred_pt_i, pmask)
-            true_shape = L.shape_observables(true_raw[..., 0], true_raw[..., 1], true_pt_i, x.mask)
-            parts["shape"] = L.shape_loss(pred_shape, true_shape).mean()
+        observables = {"shape": L.shape_observables, "nsubjettiness": L.nsubjettiness_observables}
+        for name, compute in observables.items():
+            if getattr(cfg, name) > 0:
+                pred_obs = compute(pred_raw[..., 0], pred_raw[..., 1], pred_pt_i, pmask)
+                true_obs = compute(true_raw[..., 0], true_raw[..., 1], true_pt_i, x.mask)
+                parts[name] = L.observable_loss(pred_obs, true_obs).mean()
         return parts
 
     def rest_loss(self, p4, x: Prepared, out: Decoded, cond, jet, nparticles) -> torch.Tensor:
