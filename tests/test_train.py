@@ -270,3 +270,27 @@ def test_mixed_precision_checkpointing_and_accumulation_train(
     assert all(torch.isfinite(w).all() for w in state.model.values())
     if precision == "fp16":
         assert state.scaler["scale"] > 0
+
+
+def test_the_final_prior_fit_uses_the_configured_components(tmp_path, monkeypatch):
+    """Each epoch fits a quick prior of at most 8 Gaussians; when training ends, last.pt and
+    best.pt get ``model.prior_components`` of them, fitted on ``train.prior_jets`` jets."""
+    from hepvae.model import prior
+
+    monkeypatch.setattr(prior, "JETS_PER_COMPONENT", 2)  # tiny classes: 32 jets
+    config = tiny_config(epochs=2, prior_jets=30)
+    config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, prior_components=12)
+    )
+    result = train(config, tmp_path, train_data=tiny_data(96), val_data=tiny_data(32, seed=1))
+    for path in (result.last, result.best):
+        weights = _weights(path)["prior_weights"]
+        assert [int((w > 0).sum()) for w in weights[:3]] == [12, 12, 12]
+        assert torch.allclose(weights[:3].sum(1), torch.ones(3))
+    model, _ = load_model(result.last)
+    quick = model.prior_weights.clone()
+    data = tiny_data(96)
+    model.fit_prior(data.p4, data.mask, data.label, max_per_class=30, components=8)
+    assert int((model.prior_weights[0] > 0).sum()) == 8 and not torch.equal(
+        quick, model.prior_weights
+    )

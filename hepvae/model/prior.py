@@ -17,6 +17,11 @@ import math
 
 import torch
 
+#: the model's buffers that hold the prior
+PRIOR_BUFFERS = ("prior_weights", "prior_means", "prior_tril")
+#: fewest jets per Gaussian of a fitted prior (a full covariance in 32 dimensions has 528
+#: parameters): smaller samples get fewer components
+JETS_PER_COMPONENT = 250
 #: added to covariance diagonals (latent units^2)
 COVARIANCE_FLOOR = 1e-4
 
@@ -32,44 +37,79 @@ def standard_prior(n_labels: int, components: int, dim: int) -> dict[str, torch.
     }
 
 
+#: points per chunk of the E and M steps (bounds the [chunk, D * D] outer products)
+CHUNK = 4096
+
+
+def _outer(x: torch.Tensor) -> torch.Tensor:
+    """Flattened outer products x x^T [n, D * D] of rows x [n, D]."""
+    return (x.unsqueeze(2) * x.unsqueeze(1)).flatten(1)
+
+
 def _log_gauss(x: torch.Tensor, means: torch.Tensor, tril: torch.Tensor) -> torch.Tensor:
-    """log N(x | mean_k, L_k L_k^T) [n, K] for x [n, D], means [K, D], tril [K, D, D]."""
-    diff = (x.unsqueeze(0) - means.unsqueeze(1)).transpose(1, 2)  # [K, D, n]
-    sol = torch.linalg.solve_triangular(tril, diff, upper=False)  # [K, D, n]
+    """log N(x | mean_k, L_k L_k^T) [n, K] for x [n, D], means [K, D], tril [K, D, D].
+
+    The Mahalanobis terms are x^T P x - 2 x^T P m + m^T P m with the precisions P_k, as
+    matmuls over the points' outer products (x best centred near the data: float64 advised).
+    """
+    eye = torch.eye(x.shape[1], dtype=x.dtype).expand_as(tril)
+    inv = torch.linalg.solve_triangular(tril, eye, upper=False)  # L_k^-1
+    precision = inv.transpose(1, 2) @ inv  # [K, D, D]
+    pm = (precision @ means.unsqueeze(-1)).squeeze(-1)  # [K, D]
     log_det = torch.log(torch.diagonal(tril, dim1=-2, dim2=-1)).sum(-1)  # [K]
-    d = x.shape[1]
-    return (-0.5 * (sol**2).sum(1) - log_det[:, None] - 0.5 * d * math.log(2 * math.pi)).T
+    const = log_det + 0.5 * x.shape[1] * math.log(2 * math.pi) + 0.5 * (pm * means).sum(-1)
+    flat = precision.flatten(1).T  # [D * D, K]
+    out = [-0.5 * (_outer(part) @ flat) + part @ pm.T - const for part in x.split(CHUNK)]
+    return torch.cat(out)
+
+
+def _kmeans_pp(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
+    """k-means++ seeds [k, D] of x [n, D]: each next seed drawn with probability proportional
+    to the squared distance to the nearest seed so far."""
+    centers = [x[torch.randint(len(x), (1,), generator=gen)].squeeze(0)]
+    nearest = torch.full((len(x),), float("inf"), dtype=x.dtype)
+    for _ in range(1, k):
+        nearest = torch.minimum(nearest, ((x - centers[-1]) ** 2).sum(-1))
+        weights = nearest + 1e-12
+        centers.append(x[torch.multinomial(weights / weights.sum(), 1, generator=gen)].squeeze(0))
+    return torch.stack(centers)
 
 
 def fit_mixture(
-    x: torch.Tensor, components: int, iterations: int = 100, seed: int = 0
+    x: torch.Tensor, components: int, iterations: int = 100, seed: int = 0, tol: float = 1e-3
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gaussian mixture of x [n, D] by EM: (weights [K], means [K, D], tril [K, D, D]).
 
     Initialized with k-means++ seeding from a fixed generator, so the fit is deterministic.
+    EM stops after ``iterations`` or once the mean log-likelihood per point gains less than
+    ``tol`` (nats).
     """
     x = x.double()
     n, d = x.shape
     k = max(1, min(components, n))
-    gen = torch.Generator().manual_seed(seed)
-    centers = [x[torch.randint(n, (1,), generator=gen)].squeeze(0)]
-    for _ in range(1, k):
-        dist = torch.cdist(x, torch.stack(centers)).min(1).values ** 2 + 1e-12
-        centers.append(x[torch.multinomial(dist / dist.sum(), 1, generator=gen)].squeeze(0))
-    means = torch.stack(centers)
+    means = _kmeans_pp(x, k, torch.Generator().manual_seed(seed))
     eye = torch.eye(d, dtype=x.dtype)
     cov = torch.cov(x.T).reshape(d, d) + COVARIANCE_FLOOR * eye
     tril = torch.linalg.cholesky(cov).expand(k, d, d).clone()
     weights = torch.full((k,), 1.0 / k, dtype=x.dtype)
+    center = x.mean(0)
+    xc = x - center  # second moments about the data mean: no cancellation
+    previous = -float("inf")
     for _ in range(iterations if k > 1 else 1):
-        log_r = _log_gauss(x, means, tril) + torch.log(weights)
+        log_r = _log_gauss(xc, means - center, tril) + torch.log(weights)
+        likelihood = float(torch.logsumexp(log_r, dim=1).mean())
         resp = torch.softmax(log_r, dim=1)  # [n, K]
         nk = resp.sum(0) + 1e-9
         weights = nk / n
-        means = (resp.T @ x) / nk[:, None]
-        diff = x.unsqueeze(0) - means.unsqueeze(1)  # [K, n, D]
-        cov = torch.einsum("kn,kni,knj->kij", resp.T, diff, diff) / nk[:, None, None]
+        mc = (resp.T @ xc) / nk[:, None]  # component means about the data mean
+        second = sum(r.T @ _outer(part) for r, part in zip(resp.split(CHUNK), xc.split(CHUNK)))
+        second = second.unflatten(1, (d, d))
+        cov = second / nk[:, None, None] - mc.unsqueeze(2) * mc.unsqueeze(1)
+        means = mc + center
         tril = torch.linalg.cholesky(cov + COVARIANCE_FLOOR * eye)
+        if likelihood - previous < tol:
+            break
+        previous = likelihood
     return weights.float(), means.float(), tril.float()
 
 

@@ -10,6 +10,7 @@ from torch import nn
 
 from hepvae.model import features as F
 from hepvae.model import losses as L
+from hepvae.model import prior
 from hepvae.model.config import LossConfig, ModelConfig
 from hepvae.model.decoder import Decoder
 from hepvae.model.encoder import Encoder
@@ -94,8 +95,8 @@ class HyperVAE(nn.Module):
                 f"model config {config.n_labels}"
             )
         c = config
-        prior = standard_prior(c.n_labels, c.prior_components, c.latent_dim)
-        for name, value in prior.items():
+        buffers = standard_prior(c.n_labels, c.prior_components, c.latent_dim)
+        for name, value in buffers.items():
             self.register_buffer(name, value)
         self.label_embedding = nn.Embedding(c.n_labels, c.label_dim)
         self.encoder = Encoder(c)
@@ -271,12 +272,24 @@ class HyperVAE(nn.Module):
 
     # --- inference ----------------------------------------------------------------------
     @torch.no_grad()
-    def fit_prior(self, p4, mask, label, max_per_class: int = 4000, batch_size: int = 1024) -> None:
-        """Fit the generation prior to the posterior means of jets (GeV, lab frame), per class.
+    def fit_prior(
+        self,
+        p4,
+        mask,
+        label,
+        max_per_class: int = 4000,
+        components: int | None = None,
+        batch_size: int = 1024,
+    ) -> None:
+        """Fit the generation prior to the posterior means of jets (GeV, lab frame), per class,
+        with ``components`` Gaussians (at most, and by default, ``config.prior_components``;
+        at most one per ``prior.JETS_PER_COMPONENT`` jets of the class).
 
         Jets whose posterior mean is not finite are left out; classes with fewer than
         ``2 * latent_dim`` jets keep their current prior. Deterministic.
         """
+        limit = self.config.prior_components
+        components = limit if components is None else min(components, limit)
         was_training = self.training
         self.eval()
         for k in range(self.config.n_labels):
@@ -290,7 +303,8 @@ class HyperVAE(nn.Module):
             mus = mus[torch.isfinite(mus).all(1)]
             if len(mus) < 2 * self.config.latent_dim:
                 continue
-            weights, means, tril = fit_mixture(mus, self.config.prior_components, seed=k)
+            most = max(1, len(mus) // prior.JETS_PER_COMPONENT)
+            weights, means, tril = fit_mixture(mus, min(components, most), seed=k)
             n = len(weights)
             self.prior_weights[k].zero_()
             self.prior_weights[k, :n] = weights.to(self.prior_weights)

@@ -72,6 +72,10 @@ class OptimConfig:
     select_by: Literal["loss", "substructure"] = "loss"
     #: validation jets per class (and as many generated) for ``select_by: substructure``
     select_jets: int = 5000
+    #: training jets per class for the generation prior fitted when training ends, with
+    #: ``model.prior_components`` Gaussians, into last.pt and best.pt. Every epoch's checkpoint
+    #: first gets a quick fit (QUICK_PRIOR_JETS jets, at most QUICK_PRIOR_COMPONENTS)
+    prior_jets: int = 50000
     figure_every: int = 5
     #: non-finite losses tolerated (each skips its step) before the run stops
     max_bad_steps: int = 20
@@ -85,9 +89,11 @@ class OptimConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if min(self.epochs, self.grad_accumulation, self.validate_every, self.select_jets) <= 0:
+        counts = (self.epochs, self.grad_accumulation, self.validate_every, self.select_jets,
+                  self.prior_jets)  # fmt: skip
+        if min(counts) <= 0:
             raise ValueError(
-                "epochs, grad_accumulation, validate_every and select_jets must be > 0"
+                "epochs, grad_accumulation, validate_every, select_jets and prior_jets must be > 0"
             )
         if self.lr <= 0:
             raise ValueError("lr must be > 0")

@@ -16,6 +16,7 @@ from hepvae.device import DTYPES, choose_precision, resolve_device
 from hepvae.errors import HepvaeError
 from hepvae.model import HyperVAE, Normalization
 from hepvae.model.losses import kl_weight
+from hepvae.model.prior import PRIOR_BUFFERS
 from hepvae.train import distributed as D
 from hepvae.train.checkpoint import Checkpoint, rng_state, set_rng_state
 from hepvae.train.config import Config
@@ -23,6 +24,10 @@ from hepvae.train.data import JetTensors, batches_per_epoch, epoch_indices, iter
 
 #: seed offset of the fixed random stream used for validation
 VALIDATION_SEED = 987654321
+#: the prior fitted after each epoch (the final fit is ``train.prior_jets`` and
+#: ``model.prior_components``): training jets per class, Gaussians at most
+QUICK_PRIOR_JETS = 2500
+QUICK_PRIOR_COMPONENTS = 8
 
 
 @dataclass
@@ -317,6 +322,7 @@ class Trainer:
                     self.fit_prior()
             if self.info.main:
                 self.save("last")
+                self.final_prior()
         finally:
             if self.bar is not None:
                 self.bar.stop()
@@ -419,9 +425,31 @@ class Trainer:
             self.bar.update(total=self._bar_total())
 
     def fit_prior(self) -> None:
-        """Fit the generation prior on (up to 2500 per class of) the training jets."""
+        """The quick fit of every epoch: the generation prior on QUICK_PRIOR_JETS training jets
+        per class, with at most QUICK_PRIOR_COMPONENTS Gaussians."""
         data = self.train_data
-        self.model.fit_prior(data.p4, data.mask, data.label, max_per_class=2500)
+        self.model.fit_prior(
+            data.p4, data.mask, data.label, QUICK_PRIOR_JETS, QUICK_PRIOR_COMPONENTS
+        )
+
+    def final_prior(self) -> None:
+        """Refit the generation prior of last.pt and best.pt on ``train.prior_jets`` training
+        jets per class with ``model.prior_components`` Gaussians, rewriting each file."""
+        data, jets = self.train_data, self.config.train.prior_jets
+        fitted: dict[int, dict[str, torch.Tensor]] = {}  # by step: best.pt is often last.pt
+        for name in ("last", "best"):
+            path = self.save_dir / f"{name}.pt"
+            if not path.is_file():
+                continue
+            ckpt = Checkpoint.load(path)
+            if ckpt.step not in fitted:
+                if self.config.train.progress:
+                    print(f"fitting the generation prior of {path.name}", flush=True)
+                model, _ = ckpt.build_model(self.device)
+                model.fit_prior(data.p4, data.mask, data.label, jets)
+                fitted[ckpt.step] = {k: getattr(model, k).cpu() for k in PRIOR_BUFFERS}
+            ckpt.model.update(fitted[ckpt.step])
+            ckpt.save(path)
 
     def _end_of_epoch(self, partial: bool = False) -> None:
         """Fit the prior, validate, log and checkpoint; ``partial``: after the time plan's last,
