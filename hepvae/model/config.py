@@ -58,8 +58,9 @@ class ModelConfig:
     #: hepvae.physics.kinematics.orient); generation draws the turn and the reflection
     #: uniformly (two more noise columns)
     orient: bool = True
-    #: Gaussian components per class of the generation prior fitted after training
-    prior_components: int = 8
+    #: Gaussian components per class of the generation prior fitted when training ends (at
+    #: most one per 250 jets; docs/ablation_prongs.md, seventh round)
+    prior_components: int = 128
 
     def __post_init__(self) -> None:
         from hepvae.model.frames import REFERENCE_VECTORS
