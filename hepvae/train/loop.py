@@ -104,6 +104,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.epoch = self.batch_in_epoch = self.step = self.bad_steps = 0
         self.best_val: float | None = None
+        self.best_step: int | None = None  # the step of the best.pt this process wrote
         self.history: list[dict] = []
         if resume is not None:
             self._restore(resume)
@@ -321,7 +322,7 @@ class Trainer:
                 else:
                     self.fit_prior()
             if self.info.main:
-                self.save("last")
+                self.save("last")  # on disk before the final fit, whatever happens to it
                 self.final_prior()
         finally:
             if self.bar is not None:
@@ -434,22 +435,22 @@ class Trainer:
 
     def final_prior(self) -> None:
         """Refit the generation prior of last.pt and best.pt on ``train.prior_jets`` training
-        jets per class with ``model.prior_components`` Gaussians, rewriting each file."""
+        jets per class with ``model.prior_components`` Gaussians, rewriting each file (best.pt
+        is read back only when it holds another step than the model in memory)."""
         data, jets = self.train_data, self.config.train.prior_jets
-        fitted: dict[int, dict[str, torch.Tensor]] = {}  # by step: best.pt is often last.pt
-        for name in ("last", "best"):
-            path = self.save_dir / f"{name}.pt"
-            if not path.is_file():
-                continue
-            ckpt = Checkpoint.load(path)
-            if ckpt.step not in fitted:
-                if self.config.train.progress:
-                    print(f"fitting the generation prior of {path.name}", flush=True)
-                model, _ = ckpt.build_model(self.device)
-                model.fit_prior(data.p4, data.mask, data.label, jets)
-                fitted[ckpt.step] = {k: getattr(model, k).cpu() for k in PRIOR_BUFFERS}
-            ckpt.model.update(fitted[ckpt.step])
-            ckpt.save(path)
+        if self.config.train.progress:
+            print("fitting the generation prior", flush=True)
+        self.model.fit_prior(data.p4, data.mask, data.label, jets)
+        self.save("last")
+        best = self.save_dir / "best.pt"
+        if self.best_step == self.step:
+            self.save("best")
+        elif best.is_file():
+            ckpt = Checkpoint.load(best)
+            model, _ = ckpt.build_model(self.device)
+            model.fit_prior(data.p4, data.mask, data.label, jets)
+            ckpt.model.update({k: getattr(model, k).cpu() for k in PRIOR_BUFFERS})
+            ckpt.save(best)
 
     def _end_of_epoch(self, partial: bool = False) -> None:
         """Fit the prior, validate, log and checkpoint; ``partial``: after the time plan's last,
@@ -477,7 +478,7 @@ class Trainer:
         if not self.info.main:
             return
         if metrics is not None and (self.best_val is None or metrics[key] < self.best_val):
-            self.best_val = metrics[key]
+            self.best_val, self.best_step = metrics[key], self.step
             self.save("best")
         self.save("last")
         if opt.checkpoint_every and self.epoch % opt.checkpoint_every == 0 and not partial:
