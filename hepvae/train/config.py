@@ -85,6 +85,7 @@ class OptimConfig:
     #: After each epoch the plan (and the cosine schedule) is set to the configured epochs' steps
     #: or, if fewer, the optimizer steps that still fit at the measured pace, keeping time for the
     #: final validation; the last epoch may be partial (it is validated like a whole one).
+    #: The final fit of the generation prior (``prior_jets``) runs after the limit.
     time_limit_minutes: float | None = 13.0
     progress: bool = True
 

@@ -438,8 +438,7 @@ class Trainer:
         jets per class with ``model.prior_components`` Gaussians, rewriting each file (best.pt
         is read back only when it holds another step than the model in memory)."""
         data, jets = self.train_data, self.config.train.prior_jets
-        if self.config.train.progress:
-            print("fitting the generation prior", flush=True)
+        start = time.perf_counter()
         self.model.fit_prior(data.p4, data.mask, data.label, jets)
         self.save("last")
         best = self.save_dir / "best.pt"
@@ -451,6 +450,9 @@ class Trainer:
             model.fit_prior(data.p4, data.mask, data.label, jets)
             ckpt.model.update({k: getattr(model, k).cpu() for k in PRIOR_BUFFERS})
             ckpt.save(best)
+        if self.config.train.progress:
+            seconds = time.perf_counter() - start
+            print(f"generation prior fitted in {seconds:.0f} s (after the training)", flush=True)
 
     def _end_of_epoch(self, partial: bool = False) -> None:
         """Fit the prior, validate, log and checkpoint; ``partial``: after the time plan's last,
