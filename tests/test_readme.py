@@ -471,9 +471,12 @@ def test_readme_full_size_ratios_match_results_json(tmp_path):
     assert wrong == [f"{rows[0]['class']} τ32: README {moved!r}"]
 
 
-def test_readme_fast_config_row_matches_its_results_json():
-    (row,) = result_table("| W1M | W1P |", which=1)
-    assert table_mismatches(README.parent / "docs" / "results_budget_fast.json", [row]) == []
+@pytest.mark.parametrize(
+    ("which", "name"), [(1, "results_budget_fast"), (2, "results_budget_fast_shape_nsub_k128")]
+)
+def test_readme_fast_config_rows_match_their_results_json(which, name):
+    (row,) = result_table("| W1M | W1P |", which=which)
+    assert table_mismatches(README.parent / "docs" / f"{name}.json", [row]) == []
     assert (README.parent / "configs" / "fast.yaml").is_file()
 
 
