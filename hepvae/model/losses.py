@@ -215,19 +215,24 @@ def nsubjettiness(
     pt [B, N].
 
     tau_N = sum_i pT_i min_k dR_ik / (sum_i pT_i r0), with ``r0`` and dR in rad. The N axes
-    locally minimize it: ``iterations`` rounds towards each subjet's pT-weighted geometric median,
-    from two seeds (tau_{N-1}'s axes plus the particle that adds most to it; the best N of the
-    SEED_PARTICLES hardest particles), keeping the better per jet. The axes carry no gradient (at a minimum their
-    own gradient vanishes); the particles do. ``eps`` (rad) softens dR on an axis.
+    locally minimize it: ``iterations`` rounds towards each subjet's pT-weighted geometric
+    median, from two seeds (tau_{N-1}'s axes plus the particle that adds most to it; the best N
+    of the SEED_PARTICLES hardest particles), keeping the better per jet. The axes carry no
+    gradient (at a minimum their own gradient vanishes); the particles do. ``eps`` (rad)
+    softens dR on an axis.
     """
     w = pt * mask.to(pt.dtype)
     points = torch.stack([eta, phi], dim=-1)  # [B, N, 2]
+    weight, fixed = w.detach(), points.detach()  # what the axis search sees
     tiny = torch.finfo(pt.dtype).tiny
 
     def distances(axes):  # [B, N, K]
         d_eta = points[:, :, None, 0] - axes[:, None, :, 0]
         d_phi = points[:, :, None, 1] - axes[:, None, :, 1]
         return torch.sqrt(d_eta**2 + d_phi**2 + eps**2)
+
+    def unnormalized(axes, weights):  # sum_i w_i min_k dR_ik [B]
+        return (weights * distances(axes).amin(-1)).sum(-1)
 
     def refine(axes):  # a pT-weighted mean, then Weiszfeld steps towards each median
         for step in range(iterations):
@@ -250,7 +255,6 @@ def nsubjettiness(
 
     found = []
     with torch.no_grad():
-        weight, fixed = w.detach(), points.detach()
         share = weight / weight.sum(-1, keepdim=True).clamp_min(tiny)
         axes = refine((share.unsqueeze(-1) * fixed).sum(1, keepdim=True))
         found.append(axes)
@@ -260,12 +264,12 @@ def nsubjettiness(
             seeds = [torch.cat([axes, particles(gain.argmax(1, keepdim=True))], dim=1)]
             seeds.append(best_combination(hardest[:, :SEED_PARTICLES], n))
             candidates = [refine(seed) for seed in seeds]
-            tau = torch.stack([(weight * distances(c).amin(-1)).sum(-1) for c in candidates])
+            tau = torch.stack([unnormalized(c, weight) for c in candidates])
             best = tau.argmin(0)[:, None, None]
             axes = torch.where(best == 0, candidates[0], candidates[1])
             found.append(axes)
     total = w.sum(-1).clamp_min(tiny) * r0
-    return torch.stack([(w * distances(a).amin(-1)).sum(-1) / total for a in found], dim=-1)
+    return torch.stack([unnormalized(a, w) / total for a in found], dim=-1)
 
 
 def nsubjettiness_observables(

@@ -74,7 +74,7 @@ class OptimConfig:
     select_jets: int = 5000
     #: training jets per class for the generation prior fitted when training ends, with
     #: ``model.prior_components`` Gaussians, into last.pt and best.pt. Every epoch's checkpoint
-    #: first gets a quick fit (QUICK_PRIOR_JETS jets, at most QUICK_PRIOR_COMPONENTS)
+    #: first gets a quick fit (2,500 jets, at most 8 Gaussians; hepvae.train.loop)
     prior_jets: int = 50000
     figure_every: int = 5
     #: non-finite losses tolerated (each skips its step) before the run stops
