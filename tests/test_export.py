@@ -95,12 +95,15 @@ def test_torch_and_onnxruntime_agree(onnx_file, checkpoint, batch, per_jet_tempe
     assert out["p4"].shape == (batch, N_PARTICLES, 4)
 
 
-def test_inference_decoder_computes_what_the_trained_decoder_computes():
+@pytest.mark.parametrize("heads, blocks", [(2, 1), (1, 2)])
+def test_inference_decoder_computes_what_the_trained_decoder_computes(heads, blocks):
     from hepvae.export.fast import fast_copy
     from hepvae.export.onnx_export import check_fast
+    from hepvae.model.config import NetConfig
     from tests.model_helpers import small_model
 
-    vae = small_model(seed=3, n_particles=N_PARTICLES).eval()
+    decoder = NetConfig(hidden_v=4, hidden_s=16, blocks=blocks, heads=heads)
+    vae = small_model(seed=3, n_particles=N_PARTICLES, decoder=decoder).eval()
     with torch.no_grad():  # gains and biases away from their initial values: all get folded
         for name, p in vae.decoder.named_parameters():
             if "norm" in name or "bias" in name:

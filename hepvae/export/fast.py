@@ -3,19 +3,21 @@ math, far fewer kernels.
 
 The decoder's ``LGATrSlim`` keeps vectors [.., 4, C] and scalars [.., C] apart and runs every
 per-channel map, Minkowski product and RMS norm as its own chain of small element-wise kernels.
-Here each token is one row of ``[4 * Cv + Cs]`` numbers (the vector channels component-major,
-as ``LGATrSlim`` stores them inside, then the scalars), so that:
+Here the tokens are two streams of rows, vectors [B N, 4 Cv] (component-major, as
+``LGATrSlim`` stores them inside) and scalars [B N, Cs], so that:
 
-- the attention's equivariant linear maps are one dense matmul over that row each (the vector
-  part is the per-channel map repeated over the four components), the MLP's are matmuls over
-  the channels of each stream (vectors as [B N 4, Cv]); the norms' gains, the Minkowski
-  metric of the attention queries and the GLU's factor 1/2 are folded into the weights;
-- the Minkowski squares of the RMS norms are one matmul with a constant matrix;
+- every equivariant linear map is one matmul per stream (the vector part is the per-channel map
+  repeated over the four components; no map mixes the streams, so no zeros are multiplied);
+  the norms' gains, the Minkowski metric of the attention queries and the GLU's factor 1/2 are
+  folded into the weights, and the MLP's vector stream runs as [B N 4, Cv];
+- the Minkowski squares of the RMS norms are one matmul with a constant matrix; the
+  attention's norms of queries, keys and values scale the [N, N] scores and weights instead
+  of the rows;
 - the decoder's input (the lift onto the reference vectors, which are constants, and the first
   linear layer) is one per-jet matmul plus a per-slot constant table, and its readout (last
-  linear layer, gates and anchor) is one matmul;
+  linear layer, gates and anchor) is one matmul per stream;
 - attention is plain scaled dot-product attention with an additive padding mask, its softmax
-  written out over the keys' axis.
+  written out over the keys' axis; with one head no transposes are needed.
 
 :func:`fast_decoder` builds it from a trained :class:`hepvae.model.decoder.Decoder`. Every
 folded matrix is read off the trained layers themselves (each is an affine map, evaluated in
@@ -59,26 +61,59 @@ def join(vectors: torch.Tensor, scalars: torch.Tensor) -> torch.Tensor:
     return torch.cat([vectors.flatten(-2), scalars], dim=-1)
 
 
-def norm_matrix(v_channels: int, s_channels: int) -> torch.Tensor:
-    """[4 Cv + Cs, Cv + 1]: squared row -> per-channel Minkowski squares and the scalars' sum,
-    each divided by the number of channels (the mean of an RMS norm)."""
-    g = torch.zeros(4 * v_channels + s_channels, v_channels + 1)
+def vector_mask(groups: int, v_width: int, s_width: int) -> torch.Tensor:
+    """Bool [groups * (v_width + s_width)]: True on the vector entries of ``groups`` rows of
+    ``[v_width | s_width]`` laid end to end."""
+    return torch.cat([torch.ones(v_width), torch.zeros(s_width)]).bool().repeat(groups)
+
+
+def stream_blocks(
+    weight: torch.Tensor, rows_v: torch.Tensor, cols_v: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(vector -> vector, scalar -> scalar) blocks of a linear map ``weight`` [n_in, n_out]
+    whose vector inputs and outputs are marked by the bools ``rows_v`` and ``cols_v``; an
+    equivariant map has no other entries (a ValueError if it has)."""
+    cross = torch.cat([weight[rows_v][:, ~cols_v].flatten(), weight[~rows_v][:, cols_v].flatten()])
+    if (cross != 0).any():
+        raise ValueError("fast decoder: a linear map mixes the vector and scalar channels")
+    return weight[rows_v][:, cols_v], weight[~rows_v][:, ~cols_v]
+
+
+def vector_norm_matrix(v_channels: int, s_channels: int) -> torch.Tensor:
+    """[4 Cv, Cv]: squared vector row -> per-channel Minkowski squares, each divided by the
+    number of channels Cv + Cs (the mean of an RMS norm)."""
+    g = torch.zeros(4 * v_channels, v_channels)
     for a, sign in enumerate(METRIC):
-        g[a * v_channels : (a + 1) * v_channels, :v_channels] = sign * torch.eye(v_channels)
-    g[4 * v_channels :, v_channels] = 1.0
+        g[a * v_channels : (a + 1) * v_channels] = sign * torch.eye(v_channels)
     return g / (v_channels + s_channels)
 
 
-def rms_scale(x: torch.Tensor, matrix: torch.Tensor, eps: float) -> torch.Tensor:
-    """1 / RMS of rows x [.., F] as ``SlimRMSNorm`` takes it (|Minkowski square| per vector
-    channel), shape [.., 1]."""
-    # eps is added before the trailing unit axis: onnxruntime broadcasts a scalar onto a
-    # [.., 1] tensor about thirty times slower than onto [..]
-    return torch.rsqrt((x * x).matmul(matrix).abs().sum(-1) + eps).unsqueeze(-1)
+def mean_square(v: torch.Tensor, s: torch.Tensor, matrix: torch.Tensor, n: int) -> torch.Tensor:
+    """Mean square of ``SlimRMSNorm`` (|Minkowski square| per vector channel) over vector rows
+    v [.., 4 Cv] and scalars s [.., Cs], shape [..]; ``matrix`` is the
+    :func:`vector_norm_matrix` and n = Cv + Cs."""
+    # as norms, each one kernel without the squares in memory (ReduceL1, ReduceL2)
+    vectors = torch.linalg.vector_norm((v * v).matmul(matrix), ord=1, dim=-1)
+    return vectors + torch.linalg.vector_norm(s, dim=-1).square() * (1.0 / n)
+
+
+def heads_first(x: torch.Tensor, batch: int, heads: int) -> torch.Tensor:
+    """Token rows [B N, H d] -> [B, H, N, d]."""
+    if heads == 1:  # no transpose kernel
+        return x.reshape(batch, 1, -1, x.shape[-1])
+    return x.reshape(batch, -1, heads, x.shape[-1] // heads).transpose(1, 2)
+
+
+def tokens_first(x: torch.Tensor) -> torch.Tensor:
+    """[B, H, N, d] -> token rows [B N, H d]."""
+    if x.shape[1] == 1:
+        return x.reshape(-1, x.shape[-1])
+    return x.transpose(1, 2).flatten(2).flatten(0, 1)
 
 
 class FastBlock(nn.Module):
-    """One ``SlimBlock`` (RMS norm, attention, residual; RMS norm, GLU, linear, residual)."""
+    """One ``SlimBlock`` (RMS norm, attention, residual; RMS norm, GLU, linear, residual) on
+    the two streams: vector rows v [B N, 4 Cv] and scalars s [B N, Cs]."""
 
     def __init__(self, block: nn.Module, v_channels: int, s_channels: int) -> None:
         super().__init__()
@@ -86,9 +121,12 @@ class FastBlock(nn.Module):
         if len(block.mlp.layers) != 2 or att.dropout is not None:
             raise ValueError("fast decoder: only 2-layer MLPs without dropout are supported")
         self.heads, hv, hs = att.num_heads, att.hidden_v_channels, att.hidden_s_channels
-        self.head_dim = 4 * hv + hs
         self.eps, self.att_eps = block.norm1.epsilon, att.norm.epsilon
+        self.channels, self.att_channels = v_channels + s_channels, hv + hs
+        self.scale = (4 * hv + hs) ** -0.5
         width = 4 * v_channels + s_channels
+        rows_v = vector_mask(1, 4 * v_channels, s_channels)
+        heads_v = vector_mask(self.heads, 4 * hv, hs)  # one row per head, as attention keeps them
         glu, out = block.mlp.layers
         hidden_v = glu.linear._out_v_channels // 3
         metric = torch.tensor(METRIC, dtype=torch.float64)
@@ -105,7 +143,7 @@ class FastBlock(nn.Module):
             return torch.cat([v.flatten(-2), s], -1).flatten(1)
 
         def attention_out(x: torch.Tensor) -> torch.Tensor:
-            x = x.unflatten(-1, (self.heads, self.head_dim))  # [K, H, 4 hv + hs]
+            x = x.unflatten(-1, (self.heads, 4 * hv + hs))  # [K, H, 4 hv + hs]
             v = x[..., : 4 * hv].unflatten(-1, (4, hv)).transpose(1, 2).flatten(-2)
             return join(*att.linear_out(v, x[..., 4 * hv :].flatten(-2)))
 
@@ -125,55 +163,90 @@ class FastBlock(nn.Module):
 
             return one
 
-        # the MLP keeps its vector and scalar streams apart: a dense matmul over the whole
-        # row would multiply 3/4 zeros in the vector part (per-channel maps repeat over the
-        # four components)
+        # queries, keys and values of each stream: matmuls over the stream's own channels (an
+        # equivariant map has no vector-scalar entries); the vector part repeats the
+        # per-channel map over the four components, with the Minkowski metric on the queries
+        w_v, w_s = stream_blocks(affine(qkv, width)[0], rows_v, heads_v.repeat(3))
+        w_att, b_att = affine(attention_out, (4 * hv + hs) * self.heads)
+        w_att_v, w_att_s = stream_blocks(w_att, heads_v, rows_v)
+        if (b_att[rows_v] != 0).any():
+            raise ValueError("fast decoder: the attention output has a vector bias")
+        # the MLP: the vector stream as [B N 4, Cv], one row per component
         n2 = block.norm2
         w_gv = affine(vector_part(glu.linear, n2.weight_v), v_channels)[0]
         w_gs, b_gs = affine(scalar_part(glu.linear, n2.weight_s), s_channels)
         hidden_s = b_gs.shape[0] // 2
         gate_metric = torch.kron(0.5 * metric.float()[:, None], torch.eye(hidden_v))
         buffers = {
-            "w_qkv": affine(qkv, width)[0],
-            **dict(zip(("w_att", "b_att"), affine(attention_out, (4 * hv + hs) * self.heads))),
+            **dict(zip(("w_q_v", "w_k_v", "w_v_v"), w_v.chunk(3, dim=1))),
+            **dict(zip(("w_q_s", "w_k_s", "w_v_s"), w_s.chunk(3, dim=1))),
+            "w_att_v": w_att_v,
+            "w_att_s": w_att_s,
+            "b_att_s": b_att[~rows_v],
             **dict(zip(("w_pre", "w_g1", "w_g2"), w_gv.split(hidden_v, dim=1))),
             "gate_metric": gate_metric,
             **dict(zip(("w_spre", "w_sgate"), w_gs.split(hidden_s, dim=1))),
             **dict(zip(("b_spre", "b_sgate"), b_gs.split(hidden_s))),
             "w_out_v": affine(vector_part(out), hidden_v)[0],
             **dict(zip(("w_out_s", "b_out_s"), affine(scalar_part(out), hidden_s))),
-            "norm": norm_matrix(v_channels, s_channels),
-            "att_norm": norm_matrix(hv, hs),
+            "norm": vector_norm_matrix(v_channels, s_channels),
+            "att_norm": vector_norm_matrix(hv, hs),
         }
         for name, value in buffers.items():
             self.register_buffer(name, value.contiguous())
-        self.sizes = [4 * v_channels, s_channels]
+        self.head_widths = (4 * hv, hs)
         self.nonlinearity = glu.nonlinearity
         self.nonlinearity_v = glu.nonlinearity_v
 
-    def forward(self, h: torch.Tensor, bias: torch.Tensor, batch: int) -> torch.Tensor:
-        """Rows h [B N, F] and the additive padding mask bias [B, 1, N, 1] -> rows [B N, F]."""
-        qkv = (h * rms_scale(h, self.norm, self.eps)).matmul(self.w_qkv)
-        qkv = qkv.reshape(-1, 3 * self.heads, self.head_dim)
-        qkv = qkv * rms_scale(qkv, self.att_norm, self.att_eps)
-        q, k, v = qkv.reshape(batch, -1, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+    def rms(self, v: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """1 / RMS [B N, 1] of the block's norms (their gains are folded into the weights)."""
+        # eps is added before the trailing unit axis: onnxruntime broadcasts a scalar onto a
+        # [.., 1] tensor about thirty times slower than onto [..]
+        ms = mean_square(v, s, self.norm, self.channels)
+        return torch.rsqrt(ms + self.eps).unsqueeze(-1)
+
+    def attention_rms(
+        self, v: torch.Tensor, s: torch.Tensor, batch: int, factor: float = 1.0
+    ) -> torch.Tensor:
+        """``factor`` / RMS [B, H, N, 1] of the attention's norm of each head's query, key or
+        value."""
+        wv, ws = self.head_widths
+        ms = mean_square(v.reshape(-1, wv), s.reshape(-1, ws), self.att_norm, self.att_channels)
+        r = torch.rsqrt((ms + self.att_eps) * factor**-2)  # [B N H], before any unit axis
+        return heads_first(r.reshape(-1, self.heads), batch, self.heads)
+
+    def forward(
+        self, v: torch.Tensor, s: torch.Tensor, bias: torch.Tensor, batch: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Vector rows v [B N, 4 Cv], scalars s [B N, Cs] and the additive padding mask bias
+        [B, 1, N, 1] -> (v, s) after the block."""
+        r = self.rms(v, s)
+        vn, sn = v * r, s * r
+        h = self.heads
+        qv, kv, vv = (vn.matmul(w) for w in (self.w_q_v, self.w_k_v, self.w_v_v))
+        qs, ks, vs = (sn.matmul(w) for w in (self.w_q_s, self.w_k_s, self.w_v_s))
+        # the attention norm's scales multiply the scores and the weights, not the rows
+        rq = self.attention_rms(qv, qs, batch, self.scale)
+        rk, rv = self.attention_rms(kv, ks, batch), self.attention_rms(vv, vs, batch)
+        qv, kv, vv, qs, ks, vs = (heads_first(x, batch, h) for x in (qv, kv, vv, qs, ks, vs))
         # scores with keys along the rows, [B, H, N keys, N queries]: onnxruntime normalizes
         # over a non-last axis of 30 much faster than along rows of 30 (its Softmax)
-        scores = k.matmul(q.transpose(-1, -2)) * self.head_dim**-0.5 + bias
+        dots = kv.matmul(qv.transpose(-1, -2)) + ks.matmul(qs.transpose(-1, -2))
+        scores = dots * (rk * rq.transpose(-1, -2)) + bias
         weights = torch.exp((scores - scores.amax(-2, keepdim=True)).clamp_min(EXP_FLOOR))
-        weights = weights / weights.sum(-2, keepdim=True)
-        att = weights.transpose(-1, -2).matmul(v).transpose(1, 2).reshape(h.shape[0], -1)
-        h = h + att.matmul(self.w_att) + self.b_att
-        v, s = (h * rms_scale(h, self.norm, self.eps)).split(self.sizes, dim=-1)
-        v = v.reshape(-1, self.w_pre.shape[0])  # [B N 4, Cv]: one row per vector component
-        pre = v.matmul(self.w_pre).reshape(h.shape[0], 4, -1)
-        gate = (v.matmul(self.w_g1) * v.matmul(self.w_g2)).reshape(h.shape[0], -1)
+        weights = weights * (rv / weights.sum(-2, keepdim=True))
+        weights = weights.transpose(-1, -2)
+        v = v + tokens_first(weights.matmul(vv)).matmul(self.w_att_v)
+        s = s + tokens_first(weights.matmul(vs)).matmul(self.w_att_s) + self.b_att_s
+        r = self.rms(v, s)
+        vn, sn = (v * r).reshape(-1, self.w_pre.shape[0]), s * r  # [B N 4, Cv]: per component
+        pre = vn.matmul(self.w_pre).reshape(v.shape[0], 4, -1)
+        gate = (vn.matmul(self.w_g1) * vn.matmul(self.w_g2)).reshape(v.shape[0], -1)
         gate = self.nonlinearity_v(gate.matmul(self.gate_metric)).unsqueeze(1)
-        v = (gate * pre).reshape(-1, pre.shape[-1]).matmul(self.w_out_v)
-        s = self.nonlinearity(s.matmul(self.w_sgate) + self.b_sgate) * (
-            s.matmul(self.w_spre) + self.b_spre
-        )
-        return h + torch.cat([v.reshape(h.shape[0], -1), s.matmul(self.w_out_s) + self.b_out_s], -1)
+        v = v + (gate * pre).reshape(-1, pre.shape[-1]).matmul(self.w_out_v).reshape(v.shape)
+        glu = self.nonlinearity(sn.matmul(self.w_sgate) + self.b_sgate)
+        s = s + (glu * (sn.matmul(self.w_spre) + self.b_spre)).matmul(self.w_out_s) + self.b_out_s
+        return v, s
 
 
 class FastDecoder(nn.Module):
@@ -190,6 +263,7 @@ class FastDecoder(nn.Module):
         v_channels = net.linear_in._out_v_channels
         s_channels = net.linear_in._out_s_channels
         hidden = d.slots.shape[1]
+        rows_v = vector_mask(1, 4 * v_channels, s_channels)
 
         def inputs(s: torch.Tensor) -> torch.Tensor:
             coeff = d.lift(s).unflatten(-1, (d.lift_channels, d.n_refs))
@@ -202,13 +276,25 @@ class FastDecoder(nn.Module):
             return torch.cat([v.flatten(-2), *heads], -1)
 
         self.cond = copy.deepcopy(decoder.cond)
-        self.register_buffer("w_in", affine(inputs, hidden)[0])
-        self.register_buffer("slot_rows", inputs(d.slots.detach()).float().contiguous())
-        self.blocks = nn.ModuleList(FastBlock(b, v_channels, s_channels) for b in net.blocks)
+        w_in, slots = affine(inputs, hidden)[0], inputs(d.slots.detach()).float()
         w_read, b_read = affine(readout, 4 * v_channels + s_channels)
-        self.register_buffer("w_read", w_read)
-        self.register_buffer("b_read", b_read)
         c = self.readout_channels = d.gate.out_features
+        read_v = vector_mask(1, 4 * c, w_read.shape[1] - 4 * c)
+        w_read_v, w_read_s = stream_blocks(w_read, rows_v, read_v)
+        if (b_read[read_v] != 0).any():
+            raise ValueError("fast decoder: the readout has a vector bias")
+        buffers = {
+            "w_in_v": w_in[:, rows_v],
+            "w_in_s": w_in[:, ~rows_v],
+            "slots_v": slots[:, rows_v],
+            "slots_s": slots[:, ~rows_v],
+            "w_read_v": w_read_v,
+            "w_read_s": w_read_s,
+            "b_read_s": b_read[~read_v],
+        }
+        for name, value in buffers.items():
+            self.register_buffer(name, value.contiguous())
+        self.blocks = nn.ModuleList(FastBlock(b, v_channels, s_channels) for b in net.blocks)
         self.has_anchor = d.anchor_index is not None
         # the gated sum over the readout channels as two matmuls on rows, no broadcasts over
         # short axes: the gates [K, c] tiled onto the four components, the products summed per
@@ -225,17 +311,19 @@ class FastDecoder(nn.Module):
         """Readout four-vectors [B, N, 4] (before the mass shell); ``refs`` must be the
         reference vectors the decoder was converted with (they are folded into the weights)."""
         b, n = mask.shape
-        h = self.cond(cond).matmul(self.w_in).unsqueeze(1) + self.slot_rows[:n]
-        h = h.reshape(b * n, -1)
+        c = self.cond(cond)
+        v = (c.matmul(self.w_in_v).unsqueeze(1) + self.slots_v[:n]).reshape(b * n, -1)
+        s = (c.matmul(self.w_in_s).unsqueeze(1) + self.slots_s[:n]).reshape(b * n, -1)
         bias = torch.zeros_like(mask, dtype=cond.dtype).masked_fill(~mask, float("-inf"))
         bias = bias[:, None, :, None]  # on the keys
         for block in self.blocks:
-            h = block(h, bias, b)
-        y = h.matmul(self.w_read) + self.b_read
+            v, s = block(v, s, bias, b)
+        gates = s.matmul(self.w_read_s) + self.b_read_s
         c = self.readout_channels
-        products = y[:, : 4 * c] * y[:, 4 * c : 5 * c].matmul(self.tile)
+        products = v.matmul(self.w_read_v) * gates[:, :c].matmul(self.tile)
         if self.has_anchor:
-            products = torch.cat([products, F.softplus(y[:, 5 * c :])], -1)
+            # on [B N], not [B N, 1]: onnxruntime compares with a scalar slowly there
+            products = torch.cat([products, F.softplus(gates[:, c]).unsqueeze(-1)], -1)
         return products.matmul(self.combine).reshape(b, n, 4)
 
     def forward(self, cond: torch.Tensor, mask: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:

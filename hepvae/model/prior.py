@@ -130,8 +130,8 @@ def sample_prior(
     z = m + T (mean_k - m + L_k eps); T = 1 samples the mixture itself. Only the chosen
     component's Cholesky factor is gathered per jet."""
     n_components = weights.shape[-1]
-    w = weights[label]
-    below = (w.cumsum(-1) < u.unsqueeze(-1)).to(torch.long).sum(-1)
+    cdf = weights.cumsum(-1)[label]  # cumsum of the constants first: folded in the export
+    below = (cdf < u.unsqueeze(-1)).to(torch.long).sum(-1)
     index = label * n_components + below.clamp(max=n_components - 1)
     mean = means.flatten(0, 1)[index]
     chol = tril.flatten(0, 1)[index]
