@@ -185,6 +185,7 @@ class FastBlock(nn.Module):
             "b_att_s": b_att[~rows_v],
             **dict(zip(("w_pre", "w_g1", "w_g2"), w_gv.split(hidden_v, dim=1))),
             "gate_metric": gate_metric,
+            "gate_tile": torch.eye(hidden_v).repeat(1, 4),
             **dict(zip(("w_spre", "w_sgate"), w_gs.split(hidden_s, dim=1))),
             **dict(zip(("b_spre", "b_sgate"), b_gs.split(hidden_s))),
             "w_out_v": affine(vector_part(out), hidden_v)[0],
@@ -206,28 +207,32 @@ class FastBlock(nn.Module):
         return torch.rsqrt(ms + self.eps).unsqueeze(-1)
 
     def attention_rms(
-        self, v: torch.Tensor, s: torch.Tensor, batch: int, factor: float = 1.0
+        self, v: torch.Tensor, s: torch.Tensor, eps: torch.Tensor, batch: int, factor: float = 1.0
     ) -> torch.Tensor:
         """``factor`` / RMS [B, H, N, 1] of the attention's norm of each head's query, key or
-        value."""
+        value, with the epsilon ``eps`` [B N] of each token."""
         wv, ws = self.head_widths
         ms = mean_square(v.reshape(-1, wv), s.reshape(-1, ws), self.att_norm, self.att_channels)
-        r = torch.rsqrt((ms + self.att_eps) * factor**-2)  # [B N H], before any unit axis
-        return heads_first(r.reshape(-1, self.heads), batch, self.heads)
+        if factor != 1.0:  # on [B N H] and [B N]: no scalar onto a unit axis
+            ms, eps = ms * factor**-2, eps * factor**-2
+        r = torch.rsqrt(ms.reshape(-1, self.heads) + eps.unsqueeze(-1))  # [B N, H]
+        return heads_first(r, batch, self.heads)
 
     def forward(
         self, v: torch.Tensor, s: torch.Tensor, bias: torch.Tensor, batch: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Vector rows v [B N, 4 Cv], scalars s [B N, Cs] and the additive padding mask bias
         [B, 1, N, 1] -> (v, s) after the block."""
-        r = self.rms(v, s)
-        vn, sn = v * r, s * r
+        # the attention normalizes its queries, keys and values (linear in the block's input,
+        # no bias), so the block's first norm, x -> r x with r = (ms + eps)^-1/2, cancels in
+        # them but for their epsilon: RMS(r y, eps') = r RMS(y, eps' (ms + eps))
+        eps = (mean_square(v, s, self.norm, self.channels) + self.eps) * self.att_eps  # [B N]
         h = self.heads
-        qv, kv, vv = (vn.matmul(w) for w in (self.w_q_v, self.w_k_v, self.w_v_v))
-        qs, ks, vs = (sn.matmul(w) for w in (self.w_q_s, self.w_k_s, self.w_v_s))
+        qv, kv, vv = (v.matmul(w) for w in (self.w_q_v, self.w_k_v, self.w_v_v))
+        qs, ks, vs = (s.matmul(w) for w in (self.w_q_s, self.w_k_s, self.w_v_s))
         # the attention norm's scales multiply the scores and the weights, not the rows
-        rq = self.attention_rms(qv, qs, batch, self.scale)
-        rk, rv = self.attention_rms(kv, ks, batch), self.attention_rms(vv, vs, batch)
+        rq = self.attention_rms(qv, qs, eps, batch, self.scale)
+        rk, rv = (self.attention_rms(a, b, eps, batch) for a, b in ((kv, ks), (vv, vs)))
         qv, kv, vv, qs, ks, vs = (heads_first(x, batch, h) for x in (qv, kv, vv, qs, ks, vs))
         # scores with keys along the rows, [B, H, N keys, N queries]: onnxruntime normalizes
         # over a non-last axis of 30 much faster than along rows of 30 (its Softmax)
@@ -240,10 +245,13 @@ class FastBlock(nn.Module):
         s = s + tokens_first(weights.matmul(vs)).matmul(self.w_att_s) + self.b_att_s
         r = self.rms(v, s)
         vn, sn = (v * r).reshape(-1, self.w_pre.shape[0]), s * r  # [B N 4, Cv]: per component
-        pre = vn.matmul(self.w_pre).reshape(v.shape[0], 4, -1)
+        pre = vn.matmul(self.w_pre).reshape(v.shape[0], -1)  # [B N, 4 hidden_v]
         gate = (vn.matmul(self.w_g1) * vn.matmul(self.w_g2)).reshape(v.shape[0], -1)
-        gate = self.nonlinearity_v(gate.matmul(self.gate_metric)).unsqueeze(1)
-        v = v + (gate * pre).reshape(-1, pre.shape[-1]).matmul(self.w_out_v).reshape(v.shape)
+        gate = self.nonlinearity_v(gate.matmul(self.gate_metric))  # [B N, hidden_v]
+        # the gate repeated for the four components by a matmul: onnxruntime broadcasts
+        # [.., 1, C] onto [.., 4, C], or concatenates four copies, several times slower
+        gated = (gate.matmul(self.gate_tile) * pre).reshape(-1, self.w_out_v.shape[0])
+        v = v + gated.matmul(self.w_out_v).reshape(v.shape)
         glu = self.nonlinearity(sn.matmul(self.w_sgate) + self.b_sgate)
         s = s + (glu * (sn.matmul(self.w_spre) + self.b_spre)).matmul(self.w_out_s) + self.b_out_s
         return v, s
