@@ -471,6 +471,14 @@ def test_readme_full_size_ratios_match_results_json(tmp_path):
     assert wrong == [f"{rows[0]['class']} τ32: README {moved!r}"]
 
 
+def test_readme_full_size_fast_table_matches_its_results_json():
+    rows = result_table("| class | W1M | W1P | W1EFP | FPD")
+    assert {row["class"] for row in rows} == {"g", "q", "t"}
+    path = README.parent / "docs" / "results_full_fast_nsub.json"
+    assert table_mismatches(path, rows) == []
+    assert json.loads(path.read_text())["config"].endswith("fast.yaml")
+
+
 @pytest.mark.parametrize(
     ("which", "name"), [(1, "results_budget_fast"), (2, "results_budget_fast_shape_nsub_k128")]
 )
