@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch.distributions import MultivariateNormal
 
 from hepvae.errors import HepvaeError
 from hepvae.model import LossConfig, Normalization
@@ -199,6 +200,22 @@ def test_fit_mixture_recovers_two_clusters_and_samples_them():
     # T scales the whole prior about the mixture mean: spread shrinks by T
     assert torch.allclose(cold.std(0), 0.1 * z.std(0), rtol=0.1)
     assert torch.allclose(cold.mean(0), z.mean(0), atol=0.05)
+
+
+def test_mixture_log_density_matches_torch_distributions():
+    """The EM's Gaussian log-densities (upper triangles of the outer products) against
+    torch.distributions on random full covariances."""
+    from hepvae.model.prior import _log_gauss
+
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(300, 5, generator=gen, dtype=torch.float64)
+    means = torch.randn(3, 5, generator=gen, dtype=torch.float64)
+    a = torch.randn(3, 5, 5, generator=gen, dtype=torch.float64)
+    tril = torch.linalg.cholesky(a @ a.transpose(1, 2) + 0.5 * torch.eye(5, dtype=torch.float64))
+    want = torch.stack(
+        [MultivariateNormal(means[k], scale_tril=tril[k]).log_prob(x) for k in range(3)], 1
+    )
+    torch.testing.assert_close(_log_gauss(x, means, tril), want, rtol=1e-10, atol=1e-10)
 
 
 def test_fit_prior_uses_the_posterior_means():

@@ -37,20 +37,28 @@ def standard_prior(n_labels: int, components: int, dim: int) -> dict[str, torch.
     }
 
 
-#: points per chunk of the E and M steps (bounds the [chunk, D * D] outer products)
+#: points per chunk of the E and M steps (bounds the [chunk, D (D + 1) / 2] outer products)
 CHUNK = 4096
 
 
+def _pairs(d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row and column indices (i <= j) of the upper triangle of a [d, d] matrix."""
+    return tuple(torch.triu_indices(d, d))
+
+
 def _outer(x: torch.Tensor) -> torch.Tensor:
-    """Flattened outer products x x^T [n, D * D] of rows x [n, D]."""
-    return (x.unsqueeze(2) * x.unsqueeze(1)).flatten(1)
+    """The upper triangles of the outer products x x^T [n, D (D + 1) / 2] of rows x [n, D] (a
+    symmetric matrix needs no more: half the work of the full products)."""
+    i, j = _pairs(x.shape[1])
+    return x[:, i] * x[:, j]
 
 
 def _log_gauss(x: torch.Tensor, means: torch.Tensor, tril: torch.Tensor) -> torch.Tensor:
     """log N(x | mean_k, L_k L_k^T) [n, K] for x [n, D], means [K, D], tril [K, D, D].
 
     The Mahalanobis terms are x^T P x - 2 x^T P m + m^T P m with the precisions P_k, as
-    matmuls over the points' outer products (x best centred near the data: float64 advised).
+    matmuls over the upper triangles of the points' outer products (x best centred near the
+    data: float64 advised).
     """
     eye = torch.eye(x.shape[1], dtype=x.dtype).expand_as(tril)
     inv = torch.linalg.solve_triangular(tril, eye, upper=False)  # L_k^-1
@@ -58,7 +66,8 @@ def _log_gauss(x: torch.Tensor, means: torch.Tensor, tril: torch.Tensor) -> torc
     pm = (precision @ means.unsqueeze(-1)).squeeze(-1)  # [K, D]
     log_det = torch.log(torch.diagonal(tril, dim1=-2, dim2=-1)).sum(-1)  # [K]
     const = log_det + 0.5 * x.shape[1] * math.log(2 * math.pi) + 0.5 * (pm * means).sum(-1)
-    flat = precision.flatten(1).T  # [D * D, K]
+    i, j = _pairs(x.shape[1])
+    flat = (precision[:, i, j] * torch.where(i == j, 1.0, 2.0).to(x.dtype)).T  # [D (D + 1) / 2, K]
     out = [-0.5 * (_outer(part) @ flat) + part @ pm.T - const for part in x.split(CHUNK)]
     return torch.cat(out)
 
@@ -94,6 +103,7 @@ def fit_mixture(
     weights = torch.full((k,), 1.0 / k, dtype=x.dtype)
     center = x.mean(0)
     xc = x - center  # second moments about the data mean: no cancellation
+    i, j = _pairs(d)
     previous = -float("inf")
     for _ in range(iterations if k > 1 else 1):
         log_r = _log_gauss(xc, means - center, tril) + torch.log(weights)
@@ -102,8 +112,10 @@ def fit_mixture(
         nk = resp.sum(0) + 1e-9
         weights = nk / n
         mc = (resp.T @ xc) / nk[:, None]  # component means about the data mean
-        second = sum(r.T @ _outer(part) for r, part in zip(resp.split(CHUNK), xc.split(CHUNK)))
-        second = second.unflatten(1, (d, d))
+        upper = sum(r.T @ _outer(part) for r, part in zip(resp.split(CHUNK), xc.split(CHUNK)))
+        second = x.new_zeros(k, d, d)
+        second[:, i, j] = upper
+        second[:, j, i] = upper
         cov = second / nk[:, None, None] - mc.unsqueeze(2) * mc.unsqueeze(1)
         means = mc + center
         tril = torch.linalg.cholesky(cov + COVARIANCE_FLOOR * eye)
