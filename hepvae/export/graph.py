@@ -61,8 +61,8 @@ class SamplerGraph(nn.Module):
         pt = pt_of(p4)
         key = torch.where(mask, pt, torch.full_like(pt, -1.0))
         order = torch.sort(key, dim=1, descending=True).indices
-        # rows of the flattened [B N, 4]: one Gather of whole rows (an expanded index of
-        # GatherElements is several times slower in onnxruntime)
+        # whole rows of the flattened [B N, 4] by one index per row (GatherND in the export):
+        # an index expanded over the four components (GatherElements) is several times slower
         first = torch.arange(batch, device=noise.device).unsqueeze(-1) * order.shape[1]
         p4 = p4.reshape(-1, 4)[order + first]
         multiplicity = mask.sum(1).to(torch.long)
