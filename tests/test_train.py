@@ -272,25 +272,72 @@ def test_mixed_precision_checkpointing_and_accumulation_train(
         assert state.scaler["scale"] > 0
 
 
-def test_the_final_prior_fit_uses_the_configured_components(tmp_path, monkeypatch):
-    """Each epoch fits a quick prior of at most 8 Gaussians; when training ends, last.pt and
-    best.pt get ``model.prior_components`` of them, fitted on ``train.prior_jets`` jets."""
+@pytest.mark.parametrize("best_epoch", [2, 1])
+def test_the_final_prior_fit_uses_the_configured_components(tmp_path, monkeypatch, best_epoch):
+    """Each epoch fits a quick prior of at most 8 Gaussians; when training ends, best.pt gets
+    ``model.prior_components`` of them, fitted on ``train.prior_jets`` jets, and so does last.pt
+    when it holds the same step (otherwise it keeps its quick fit)."""
     from hepvae.model import prior
+    from hepvae.train.loop import Trainer
 
     monkeypatch.setattr(prior, "JETS_PER_COMPONENT", 2)  # tiny classes: 32 jets
+    losses = iter([2.0, 1.0] if best_epoch == 2 else [1.0, 2.0])
+    monkeypatch.setattr(Trainer, "validate", lambda self: {"total": next(losses)})
     config = tiny_config(epochs=2, prior_jets=30)
     config = dataclasses.replace(
         config, model=dataclasses.replace(config.model, prior_components=12)
     )
     result = train(config, tmp_path, train_data=tiny_data(96), val_data=tiny_data(32, seed=1))
-    for path in (result.last, result.best):
+    assert Checkpoint.load(result.best).step == result.steps // 2 * best_epoch
+    final = {result.best: 12, result.last: 12 if best_epoch == 2 else 8}
+    for path, components in final.items():
         weights = _weights(path)["prior_weights"]
-        assert [int((w > 0).sum()) for w in weights[:3]] == [12, 12, 12]
+        assert [int((w > 0).sum()) for w in weights[:3]] == [components] * 3
         assert torch.allclose(weights[:3].sum(1), torch.ones(3))
-    model, _ = load_model(result.last)
-    quick = model.prior_weights.clone()
+    model, _ = load_model(result.best)
+    fitted = model.prior_weights.clone()
     data = tiny_data(96)
     model.fit_prior(data.p4, data.mask, data.label, max_per_class=30, components=8)
     assert int((model.prior_weights[0] > 0).sum()) == 8 and not torch.equal(
-        quick, model.prior_weights
+        fitted, model.prior_weights
     )
+
+
+def test_time_limit_keeps_time_for_the_final_prior_fit(tmp_path, monkeypatch):
+    """The time plan keeps the final prior fit's expected seconds free: encoding
+    ``train.prior_jets`` per class at the last quick fit's pace, and the EM of each class."""
+    import time
+
+    from hepvae.model import compute_normalization, prior
+    from hepvae.train.loop import Trainer
+
+    asked = []
+    monkeypatch.setattr(prior, "em_seconds", lambda *shape: asked.append(shape) or 2.0)
+    config = tiny_config(epochs=10, time_limit_minutes=1.0, prior_jets=21)
+    data = tiny_data(64)  # 22, 21 and 21 jets of the classes 0, 1 and 2
+    norm = compute_normalization(data.p4, data.mask, data.label, config.model)
+    trainer = Trainer(config, data, None, norm, tmp_path, started=time.perf_counter() - 40)
+    per_epoch = trainer.steps_per_epoch
+    trainer.epoch, trainer.step = 1, per_epoch
+    trainer._quick_fit = prior.PriorFit(jets=32, encode_seconds=3.2, mixture_seconds=0.5)
+    # 63 jets at 0.1 s and 3 x 2 s of EM (one Gaussian each: fewer than 250 jets a class)
+    assert trainer.final_prior_seconds() == pytest.approx(12.3)
+    assert asked == [(21, 8, 1)] * 3
+    # about 20 s left, 12.3 s of them kept: 3.85 epochs of steps at 2 s an epoch
+    assert not trainer._out_of_time(step_seconds=2.0 / per_epoch, other_seconds=0.0)
+    assert 4 * per_epoch < trainer.total_steps < 5 * per_epoch
+    trainer._quick_fit = prior.PriorFit(jets=1, encode_seconds=1.0, mixture_seconds=0.0)
+    assert trainer._out_of_time(step_seconds=1e-3, other_seconds=0.0)  # the fit takes it all
+
+
+def test_a_prior_fit_keeps_to_its_time_budget():
+    """With ``seconds``, EM stops before an iteration that would end past the budget; the first
+    one always runs, so a zero budget gives the one-iteration fit."""
+    from hepvae.model.prior import fit_mixture
+
+    x = torch.cat([torch.randn(300, 3), torch.randn(300, 3) + 4.0])
+    one = fit_mixture(x, 4, iterations=1)
+    assert all(torch.equal(a, b) for a, b in zip(one, fit_mixture(x, 4, seconds=0.0)))
+    full = fit_mixture(x, 4)
+    assert not torch.equal(full[1], one[1])
+    assert all(torch.equal(a, b) for a, b in zip(full, fit_mixture(x, 4, seconds=1e6)))

@@ -14,6 +14,8 @@ uniform, then z = mean_k + T * L_k eps with the Cholesky factor L_k and temperat
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import dataclass
 
 import torch
 
@@ -84,45 +86,100 @@ def _kmeans_pp(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
     return torch.stack(centers)
 
 
+@dataclass
+class PriorFit:
+    """What a fit of the generation prior did: jets encoded, seconds spent encoding them and
+    fitting the mixtures."""
+
+    jets: int
+    encode_seconds: float
+    mixture_seconds: float
+
+
+def mixture_components(jets: int, components: int) -> int:
+    """Gaussians fitted to ``jets`` points when at most ``components`` are asked for (at most
+    one per ``JETS_PER_COMPONENT`` jets)."""
+    return min(components, max(1, jets // JETS_PER_COMPONENT))
+
+
+#: most EM iterations of a fit
+EM_ITERATIONS = 100
+
+
+def _em_step(xc, means, tril, weights):
+    """One EM iteration on points xc [n, D] (about the data mean; float64) from a mixture
+    (means about the data mean [K, D], tril [K, D, D], weights [K]): (its mean log-likelihood
+    per point before the step, weights, means, tril after it)."""
+    n, d = xc.shape
+    k = len(weights)
+    log_r = _log_gauss(xc, means, tril) + torch.log(weights)
+    likelihood = float(torch.logsumexp(log_r, dim=1).mean())
+    resp = torch.softmax(log_r, dim=1)  # [n, K]
+    nk = resp.sum(0) + 1e-9
+    means = (resp.T @ xc) / nk[:, None]
+    upper = sum(r.T @ _outer(part) for r, part in zip(resp.split(CHUNK), xc.split(CHUNK)))
+    i, j = _pairs(d)
+    second = xc.new_zeros(k, d, d)
+    second[:, i, j] = upper
+    second[:, j, i] = upper
+    cov = second / nk[:, None, None] - means.unsqueeze(2) * means.unsqueeze(1)
+    tril = torch.linalg.cholesky(cov + COVARIANCE_FLOOR * torch.eye(d, dtype=xc.dtype))
+    return likelihood, nk / n, means, tril
+
+
+def em_seconds(points: int, dim: int, components: int, iterations: int = EM_ITERATIONS) -> float:
+    """Seconds that ``iterations`` EM iterations of ``components`` Gaussians on ``points``
+    points in ``dim`` dimensions take on this machine, from one timed iteration on random
+    points (at most ``CHUNK`` of them; the fastest of three timed iterations)."""
+    n = max(1, min(points, CHUNK))
+    k = max(1, min(components, points))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(n, dim, generator=gen, dtype=torch.float64)
+    tril = torch.eye(dim, dtype=x.dtype).expand(k, dim, dim).clone()
+    weights = torch.full((k,), 1.0 / k, dtype=x.dtype)
+    best = float("inf")
+    for _ in range(4):  # the first warms up; the fastest of the others counts
+        start = time.perf_counter()
+        _em_step(x, x[torch.arange(k) % n], tril, weights)
+        best = min(best, time.perf_counter() - start)
+    return best * points / n * iterations
+
+
 def fit_mixture(
-    x: torch.Tensor, components: int, iterations: int = 100, seed: int = 0, tol: float = 1e-3
+    x: torch.Tensor,
+    components: int,
+    iterations: int = EM_ITERATIONS,
+    seed: int = 0,
+    tol: float = 1e-3,
+    seconds: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gaussian mixture of x [n, D] by EM: (weights [K], means [K, D], tril [K, D, D]).
 
     Initialized with k-means++ seeding from a fixed generator, so the fit is deterministic.
-    EM stops after ``iterations`` or once the mean log-likelihood per point gains less than
-    ``tol`` (nats).
+    EM stops after ``iterations``, once the mean log-likelihood per point gains less than
+    ``tol`` (nats), or, with ``seconds``, before an iteration that would end past that time
+    (at the pace of the iterations so far; the first always runs).
     """
+    start = time.perf_counter()
     x = x.double()
     n, d = x.shape
     k = max(1, min(components, n))
-    means = _kmeans_pp(x, k, torch.Generator().manual_seed(seed))
-    eye = torch.eye(d, dtype=x.dtype)
-    cov = torch.cov(x.T).reshape(d, d) + COVARIANCE_FLOOR * eye
-    tril = torch.linalg.cholesky(cov).expand(k, d, d).clone()
-    weights = torch.full((k,), 1.0 / k, dtype=x.dtype)
     center = x.mean(0)
     xc = x - center  # second moments about the data mean: no cancellation
-    i, j = _pairs(d)
+    means = _kmeans_pp(xc, k, torch.Generator().manual_seed(seed))
+    cov = torch.cov(xc.T).reshape(d, d) + COVARIANCE_FLOOR * torch.eye(d, dtype=x.dtype)
+    tril = torch.linalg.cholesky(cov).expand(k, d, d).clone()
+    weights = torch.full((k,), 1.0 / k, dtype=x.dtype)
     previous = -float("inf")
-    for _ in range(iterations if k > 1 else 1):
-        log_r = _log_gauss(xc, means - center, tril) + torch.log(weights)
-        likelihood = float(torch.logsumexp(log_r, dim=1).mean())
-        resp = torch.softmax(log_r, dim=1)  # [n, K]
-        nk = resp.sum(0) + 1e-9
-        weights = nk / n
-        mc = (resp.T @ xc) / nk[:, None]  # component means about the data mean
-        upper = sum(r.T @ _outer(part) for r, part in zip(resp.split(CHUNK), xc.split(CHUNK)))
-        second = x.new_zeros(k, d, d)
-        second[:, i, j] = upper
-        second[:, j, i] = upper
-        cov = second / nk[:, None, None] - mc.unsqueeze(2) * mc.unsqueeze(1)
-        means = mc + center
-        tril = torch.linalg.cholesky(cov + COVARIANCE_FLOOR * eye)
+    for done in range(1, (iterations if k > 1 else 1) + 1):
+        likelihood, weights, means, tril = _em_step(xc, means, tril, weights)
         if likelihood - previous < tol:
             break
         previous = likelihood
-    return weights.float(), means.float(), tril.float()
+        elapsed = time.perf_counter() - start
+        if seconds is not None and elapsed * (done + 1) / done > seconds:
+            break
+    return weights.float(), (means + center).float(), tril.float()
 
 
 def sample_prior(

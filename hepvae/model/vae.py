@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 import torch
@@ -280,37 +281,51 @@ class HyperVAE(nn.Module):
         max_per_class: int = 4000,
         components: int | None = None,
         batch_size: int = 1024,
-    ) -> None:
+        seconds: float | None = None,
+    ) -> prior.PriorFit:
         """Fit the generation prior to the posterior means of jets (GeV, lab frame), per class,
         with ``components`` Gaussians (at most, and by default, ``config.prior_components``;
         at most one per ``prior.JETS_PER_COMPONENT`` jets of the class).
 
         Jets whose posterior mean is not finite are left out; classes with fewer than
-        ``2 * latent_dim`` jets keep their current prior. Deterministic.
+        ``2 * latent_dim`` jets keep their current prior. Deterministic, unless ``seconds``
+        (a time budget for the whole fit) stops an EM early: the classes' mixtures share the
+        time left after encoding in proportion to their points times Gaussians.
         """
+        start = time.perf_counter()
         limit = self.config.prior_components
         components = limit if components is None else min(components, limit)
         was_training = self.training
         self.eval()
+        dev = self.p4_scale.device
+        points = {}
         for k in range(self.config.n_labels):
             index = torch.nonzero(label == k).squeeze(1)[:max_per_class]
-            dev = self.p4_scale.device
             mus = [
                 self.encode(p4[i].to(dev), mask[i].to(dev), label[i].to(dev))[0].float().cpu()
                 for i in index.split(batch_size)
             ]
             mus = torch.cat(mus) if mus else torch.zeros(0, self.config.latent_dim)
             mus = mus[torch.isfinite(mus).all(1)]
-            if len(mus) < 2 * self.config.latent_dim:
-                continue
-            most = max(1, len(mus) // prior.JETS_PER_COMPONENT)
-            weights, means, tril = fit_mixture(mus, min(components, most), seed=k)
+            if len(mus) >= 2 * self.config.latent_dim:
+                points[k] = mus
+        self.train(was_training)
+        encoded = time.perf_counter()
+        work = {k: len(x) * prior.mixture_components(len(x), components) for k, x in points.items()}
+        for k, mus in points.items():
+            budget = None
+            if seconds is not None:
+                left = seconds - (time.perf_counter() - start)
+                budget = max(left, 0.0) * work[k] / sum(work[j] for j in points if j >= k)
+            n = prior.mixture_components(len(mus), components)
+            weights, means, tril = fit_mixture(mus, n, seed=k, seconds=budget)
             n = len(weights)
             self.prior_weights[k].zero_()
             self.prior_weights[k, :n] = weights.to(self.prior_weights)
             self.prior_means[k, :n] = means.to(self.prior_means)
             self.prior_tril[k, :n] = tril.to(self.prior_tril)
-        self.train(was_training)
+        jets = sum(len(x) for x in points.values())
+        return prior.PriorFit(jets, encoded - start, time.perf_counter() - encoded)
 
     @torch.no_grad()
     def reconstruct(self, p4, mask, label, true_multiplicity: bool = False) -> torch.Tensor:

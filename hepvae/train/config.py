@@ -73,8 +73,9 @@ class OptimConfig:
     #: validation jets per class (and as many generated) for ``select_by: substructure``
     select_jets: int = 5000
     #: training jets per class for the generation prior fitted when training ends, with
-    #: ``model.prior_components`` Gaussians, into last.pt and best.pt. Every epoch's checkpoint
-    #: first gets a quick fit (2,500 jets, at most 8 Gaussians; hepvae.train.loop)
+    #: ``model.prior_components`` Gaussians, into best.pt (and last.pt when it holds the same
+    #: step). Every epoch's checkpoint first gets a quick fit (2,500 jets, at most 8 Gaussians;
+    #: hepvae.train.loop)
     prior_jets: int = 50000
     figure_every: int = 5
     #: non-finite losses tolerated (each skips its step) before the run stops
@@ -84,8 +85,9 @@ class OptimConfig:
     #: wall-clock budget of the whole run in minutes, data simulation included (None: none).
     #: After each epoch the plan (and the cosine schedule) is set to the configured epochs' steps
     #: or, if fewer, the optimizer steps that still fit at the measured pace, keeping time for the
-    #: final validation; the last epoch may be partial (it is validated like a whole one).
-    #: The final fit of the generation prior (``prior_jets``) runs after the limit.
+    #: final validation and the final fit of the generation prior (``prior_jets``, its time
+    #: estimated from the epochs' quick fits and a timed EM iteration); the last epoch may be
+    #: partial (it is validated like a whole one). The prior's EM stops early if the time is up.
     time_limit_minutes: float | None = 13.0
     progress: bool = True
 

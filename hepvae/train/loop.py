@@ -14,7 +14,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from hepvae.device import DTYPES, choose_precision, resolve_device
 from hepvae.errors import HepvaeError
-from hepvae.model import HyperVAE, Normalization
+from hepvae.model import HyperVAE, Normalization, prior
 from hepvae.model.losses import kl_weight
 from hepvae.model.prior import PRIOR_BUFFERS
 from hepvae.train import distributed as D
@@ -113,6 +113,8 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = DistributedDataParallel(self.model, device_ids=ids)
         self.writer = None
+        self._quick_fit: prior.PriorFit | None = None  # the last epoch's quick prior fit
+        self._mixture_seconds: float | None = None  # the final fit's EM, measured once
 
     # --- state --------------------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
@@ -400,14 +402,14 @@ class Trainer:
     def _out_of_time(self, step_seconds: float, other_seconds: float) -> bool:
         """With a time limit: re-plan the run's optimizer steps (and its cosine schedule) to
         those of the configured epochs or, if fewer, those that still fit at the pace of the last
-        epoch (``step_seconds`` per step; its ``other_seconds`` of validation and checkpoints
-        are kept for the end). The last epoch may be partial. True when not one more step
-        fits."""
-        limit = self.config.train.time_limit_minutes
-        if limit is None:
+        epoch (``step_seconds`` per step; its ``other_seconds`` of validation and checkpoints,
+        and the final prior fit, are kept for the end). The last epoch may be partial. True when
+        not one more step fits."""
+        remaining = self._seconds_left()
+        if remaining is None:
             return False
-        remaining = 60 * limit - (time.perf_counter() - self.started)
-        fit = int((remaining - max(other_seconds, 0.0)) // max(step_seconds, 1e-9))
+        remaining -= max(other_seconds, 0.0) + self.final_prior_seconds()
+        fit = int(remaining // max(step_seconds, 1e-9))
         # every process follows the slowest one's plan
         fit = int(D.all_reduce_min(torch.tensor(float(fit), device=self.device), self.info))
         if fit < 1:
@@ -416,6 +418,30 @@ class Trainer:
         if plan != self.total_steps:
             self.set_planned_steps(plan)
         return False
+
+    def _seconds_left(self) -> float | None:
+        """Seconds left of ``train.time_limit_minutes`` (None without a limit)."""
+        limit = self.config.train.time_limit_minutes
+        if limit is None:
+            return None
+        return 60 * limit - (time.perf_counter() - self.started)
+
+    def final_prior_seconds(self) -> float:
+        """The final prior fit's expected seconds: encoding at the pace of the last quick fit,
+        and ``prior.EM_ITERATIONS`` EM iterations per class at this machine's measured pace."""
+        if self._quick_fit is None:
+            return 0.0
+        if self._mixture_seconds is None:
+            dim, limit = self.config.model.latent_dim, self.config.model.prior_components
+            labels = self.train_data.label
+            jets = [min(int((labels == k).sum()), self.config.train.prior_jets)
+                    for k in self.trained_labels]  # fmt: skip
+            self._final_jets = sum(jets)
+            self._mixture_seconds = sum(
+                prior.em_seconds(n, dim, prior.mixture_components(n, limit)) for n in jets
+            )
+        encode = self._quick_fit.encode_seconds / max(self._quick_fit.jets, 1)
+        return encode * self._final_jets + self._mixture_seconds
 
     def set_planned_steps(self, steps: int) -> None:
         """Plan ``steps`` optimizer steps in all (the last epoch may be partial); the
@@ -429,30 +455,39 @@ class Trainer:
         """The quick fit of every epoch: the generation prior on QUICK_PRIOR_JETS training jets
         per class, with at most QUICK_PRIOR_COMPONENTS Gaussians."""
         data = self.train_data
-        self.model.fit_prior(
+        self._quick_fit = self.model.fit_prior(
             data.p4, data.mask, data.label, QUICK_PRIOR_JETS, QUICK_PRIOR_COMPONENTS
         )
 
     def final_prior(self) -> None:
-        """Refit the generation prior of last.pt and best.pt on ``train.prior_jets`` training
-        jets per class with ``model.prior_components`` Gaussians, rewriting each file (best.pt
-        is read back only when it holds another step than the model in memory)."""
+        """Refit the generation prior of the selected checkpoint (best.pt, or last.pt without
+        one) on ``train.prior_jets`` training jets per class with ``model.prior_components``
+        Gaussians, rewriting the file. last.pt gets the same fit when it holds the same step;
+        otherwise it keeps its epoch's quick fit. With a time limit the fit keeps to the time
+        left (see :meth:`HyperVAE.fit_prior`)."""
         data, jets = self.train_data, self.config.train.prior_jets
-        start = time.perf_counter()
-        self.model.fit_prior(data.p4, data.mask, data.label, jets)
-        self.save("last")
+        seconds = self._seconds_left()
         best = self.save_dir / "best.pt"
-        if self.best_step == self.step:
-            self.save("best")
-        elif best.is_file():
+        if self.best_step == self.step or not best.is_file():
+            fit = self.model.fit_prior(data.p4, data.mask, data.label, jets, seconds=seconds)
+            self.save("last")
+            if best.is_file():
+                self.save("best")
+            written = "last.pt and best.pt" if best.is_file() else "last.pt"
+        else:
             ckpt = Checkpoint.load(best)
             model, _ = ckpt.build_model(self.device)
-            model.fit_prior(data.p4, data.mask, data.label, jets)
+            fit = model.fit_prior(data.p4, data.mask, data.label, jets, seconds=seconds)
             ckpt.model.update({k: getattr(model, k).cpu() for k in PRIOR_BUFFERS})
             ckpt.save(best)
+            written = "best.pt (last.pt, a later step, keeps its epoch's quick fit)"
         if self.config.train.progress:
-            seconds = time.perf_counter() - start
-            print(f"generation prior fitted in {seconds:.0f} s (after the training)", flush=True)
+            print(
+                f"generation prior fitted on {fit.jets} jets in "
+                f"{fit.encode_seconds + fit.mixture_seconds:.0f} s "
+                f"({fit.encode_seconds:.0f} s encoding) into {written}",
+                flush=True,
+            )
 
     def _end_of_epoch(self, partial: bool = False) -> None:
         """Fit the prior, validate, log and checkpoint; ``partial``: after the time plan's last,
