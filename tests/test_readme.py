@@ -480,7 +480,12 @@ def test_readme_full_size_fast_table_matches_its_results_json():
 
 
 @pytest.mark.parametrize(
-    ("which", "name"), [(1, "results_budget_fast"), (2, "results_budget_fast_shape_nsub_k128")]
+    ("which", "name"),
+    [
+        (1, "results_budget_fast"),
+        (2, "results_budget_fast_shape_nsub_k128"),
+        (3, "results_budget_fast_60min"),
+    ],
 )
 def test_readme_fast_config_rows_match_their_results_json(which, name):
     (row,) = result_table("| W1M | W1P |", which=which)
