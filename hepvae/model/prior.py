@@ -129,8 +129,8 @@ def _em_step(xc, means, tril, weights):
 
 def em_seconds(points: int, dim: int, components: int, iterations: int = EM_ITERATIONS) -> float:
     """Seconds that ``iterations`` EM iterations of ``components`` Gaussians on ``points``
-    points in ``dim`` dimensions take on this machine, from one timed iteration on random
-    points (at most ``CHUNK`` of them; the fastest of three timed iterations)."""
+    points in ``dim`` dimensions take on this machine: the fastest of three timed iterations on
+    random points (at most ``CHUNK`` of them), scaled to ``points``."""
     n = max(1, min(points, CHUNK))
     k = max(1, min(components, points))
     gen = torch.Generator().manual_seed(0)

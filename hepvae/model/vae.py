@@ -311,14 +311,14 @@ class HyperVAE(nn.Module):
                 points[k] = mus
         self.train(was_training)
         encoded = time.perf_counter()
-        work = {k: len(x) * prior.mixture_components(len(x), components) for k, x in points.items()}
+        sizes = {k: prior.mixture_components(len(x), components) for k, x in points.items()}
+        work = {k: len(x) * sizes[k] for k, x in points.items()}
         for k, mus in points.items():
             budget = None
             if seconds is not None:
                 left = seconds - (time.perf_counter() - start)
                 budget = max(left, 0.0) * work[k] / sum(work[j] for j in points if j >= k)
-            n = prior.mixture_components(len(mus), components)
-            weights, means, tril = fit_mixture(mus, n, seed=k, seconds=budget)
+            weights, means, tril = fit_mixture(mus, sizes[k], seed=k, seconds=budget)
             n = len(weights)
             self.prior_weights[k].zero_()
             self.prior_weights[k, :n] = weights.to(self.prior_weights)

@@ -114,7 +114,7 @@ class Trainer:
             self.net = DistributedDataParallel(self.model, device_ids=ids)
         self.writer = None
         self._quick_fit: prior.PriorFit | None = None  # the last epoch's quick prior fit
-        self._mixture_seconds: float | None = None  # the final fit's EM, measured once
+        self._final_plan: tuple[int, float] | None = None  # final fit: jets, EM seconds
 
     # --- state --------------------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
@@ -431,17 +431,16 @@ class Trainer:
         and ``prior.EM_ITERATIONS`` EM iterations per class at this machine's measured pace."""
         if self._quick_fit is None:
             return 0.0
-        if self._mixture_seconds is None:
+        if self._final_plan is None:  # measured once
             dim, limit = self.config.model.latent_dim, self.config.model.prior_components
             labels = self.train_data.label
             jets = [min(int((labels == k).sum()), self.config.train.prior_jets)
                     for k in self.trained_labels]  # fmt: skip
-            self._final_jets = sum(jets)
-            self._mixture_seconds = sum(
-                prior.em_seconds(n, dim, prior.mixture_components(n, limit)) for n in jets
-            )
+            em = sum(prior.em_seconds(n, dim, prior.mixture_components(n, limit)) for n in jets)
+            self._final_plan = (sum(jets), em)
+        jets, em = self._final_plan
         encode = self._quick_fit.encode_seconds / max(self._quick_fit.jets, 1)
-        return encode * self._final_jets + self._mixture_seconds
+        return encode * jets + em
 
     def set_planned_steps(self, steps: int) -> None:
         """Plan ``steps`` optimizer steps in all (the last epoch may be partial); the
