@@ -182,9 +182,16 @@ def simulate(
     return paths
 
 
-def train_config(path: Path, files: list[Path], scale: Scale, max_minutes: float | None):
+def train_config(
+    path: Path,
+    files: list[Path],
+    scale: Scale,
+    max_minutes: float | None,
+    seed: int | None = None,
+):
     """The config at ``path`` for these training files, with the scale's overrides;
-    ``max_minutes`` (``--max-train-minutes``) takes precedence over the scale's time limit."""
+    ``max_minutes`` (``--max-train-minutes``) takes precedence over the scale's time limit,
+    ``seed`` (``--train-seed``) over the config's ``train.seed``."""
     from hepvae.train.config import load_train_config
 
     config = load_train_config(path)
@@ -197,6 +204,8 @@ def train_config(path: Path, files: list[Path], scale: Scale, max_minutes: float
         config.train.epochs = scale.epochs
     if scale.device is not None:
         config.train.device = scale.device
+    if seed is not None:
+        config.train.seed = seed
     return config
 
 
@@ -447,8 +456,8 @@ def results(metrics: dict, state: State, args, sizes: tuple[int, int, int]) -> d
             "n_per_sample": {t: b["n_per_sample"] for t, b in metrics["jet_types"].items()},
             "validation_fraction": train_entry["settings"]["config"]["data"]["val_fraction"],
         },
-        "seeds": {"train": TRAIN_SEED, "test": TEST_SEED, "generate": GENERATE_SEED,
-                  "evaluate": EVALUATE_SEED},  # fmt: skip
+        "seeds": {"train": TRAIN_SEED, "test": TEST_SEED, "model": train_settings["seed"],
+                  "generate": GENERATE_SEED, "evaluate": EVALUATE_SEED},  # fmt: skip
         "training": {k: train_entry.get(k) for k in
                      ("seconds", "steps", "epochs", "jets_per_second", "best_val", "precision",
                       "resumed")},
@@ -507,7 +516,9 @@ def markdown(res: dict) -> str:
         f"{sizes['generated_per_class']:,} generated; jets per metric sample: "
         + ", ".join(f"{t} {n:,}" for t, n in sizes["n_per_sample"].items()),
         f"- training: {tr['seconds']:.0f} s, {tr['steps']} steps, {tr['epochs']} epochs, "
-        f"{tr['jets_per_second']} jets/s" + (f", {tr['precision']}" if tr.get("precision") else ""),
+        f"{tr['jets_per_second']} jets/s"
+        + (f", {tr['precision']}" if tr.get("precision") else "")
+        + f", training seed {res['seeds']['model']}",
         f"- sampling: {res['sampling']['us_per_jet']:g} µs/jet ({res['sampling']['n']:,} "
         f"{res['sampling']['jet_type']} jets in one batch, torch on {res['sampling']['device']}, "
         f"{res['sampling']['threads']} threads)",
@@ -584,6 +595,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="where results<suffix>.md and .json go (default: docs/)")  # fmt: skip
     p.add_argument("--max-train-minutes", type=float,
                    help="training time limit (train.time_limit_minutes; budget: 60)")  # fmt: skip
+    p.add_argument("--train-seed", type=int,
+                   help="seed of the model's initialization and batches (train.seed; default: "
+                   "the config's), for a second training run on the same data")  # fmt: skip
     p.add_argument("--metrics", default=",".join(METRIC_NAMES),
                    help="comma-separated subset of " + ",".join(METRIC_NAMES) + " (default: all)")  # fmt: skip
     p.add_argument("--note", default="", help="a line added to the markdown table")
@@ -624,7 +638,7 @@ def main(argv: list[str] | None = None) -> dict:
     data_key = digest([state.steps[f"simulate train {t}"]["settings"] for t in types])
     test_key = digest([state.steps[f"simulate test {t}"]["settings"] for t in types])
 
-    config = train_config(args.config, train_files, scale, args.max_train_minutes)
+    config = train_config(args.config, train_files, scale, args.max_train_minutes, args.train_seed)
     checkpoint = train(state, work / "run", config, data_key)
     train_key = digest([state.steps["train"]["settings"], state.steps["train"]["finished"]])
 

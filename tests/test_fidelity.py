@@ -72,6 +72,7 @@ def test_fidelity_pipeline_writes_table_and_resumes(tmp_path, capsys):
     assert first["sizes"]["train_per_class"] == n_train
     assert first["sizes"]["n_per_sample"] == {t: min(n_test // 2, n_gen) for t in "gqt"}
     assert first["seeds"]["train"] != first["seeds"]["test"]
+    assert first["seeds"]["model"] == 0 and ", training seed 0" in md  # the config's train.seed
     assert first["training"]["steps"] == 2 and first["hardware"]["cpu_threads"] >= 1
     assert first["scale"] == "tiny" and not first["full_scale"]
     assert "Reduced-size run" in md and first["command"] in md
@@ -132,6 +133,12 @@ def test_budget_scale_plan():
     assert config.model == default.model and config.loss == default.loss
     assert config.data.default_jet_types == ["t"] and config.data.files == ["train_t.root"]
     assert fidelity.train_config(args.config, [], budget, 5.0).train.time_limit_minutes == 5.0
+    # --train-seed: a second training run on the same data, all else equal
+    seeded = fidelity.parse_args(["--scale", "budget", "--train-seed", "3"])
+    assert args.train_seed is None and seeded.train_seed == 3
+    other = fidelity.train_config(args.config, [Path("train_t.root")], budget, None, 3)
+    assert other.train.seed == 3 != config.train.seed
+    assert other.model == config.model and other.data == config.data
     assert fidelity.figure_names(budget) == ["fidelity_budget_t.png"]
 
 
