@@ -471,10 +471,13 @@ def test_readme_full_size_ratios_match_results_json(tmp_path):
     assert wrong == [f"{rows[0]['class']} τ32: README {moved!r}"]
 
 
-def test_readme_full_size_fast_table_matches_its_results_json():
-    rows = result_table("| class | W1M | W1P | W1EFP | FPD")
+@pytest.mark.parametrize(
+    ("which", "name"), [(0, "results_full_fast_nsub"), (1, "results_full_fast_fp32")]
+)
+def test_readme_full_size_fast_table_matches_its_results_json(which, name):
+    rows = result_table("| class | W1M | W1P | W1EFP | FPD", which=which)
     assert {row["class"] for row in rows} == {"g", "q", "t"}
-    path = README.parent / "docs" / "results_full_fast_nsub.json"
+    path = README.parent / "docs" / f"{name}.json"
     assert table_mismatches(path, rows) == []
     assert json.loads(path.read_text())["config"].endswith("fast.yaml")
 
