@@ -80,13 +80,15 @@ def pythia(jet_type: str, jets: int) -> tuple[tuple[float, float], object] | Non
     return (jets / wall, cpu / jets * 1e6), sample
 
 
-def default_model(jets):
-    """An untrained HyperVAE of the default configuration, normalized on ``jets``."""
+def untrained_model(jets, config=None):
+    """An untrained HyperVAE of ``config`` (a :class:`hepvae.train.config.Config`; default:
+    configs/default.yaml), normalized on ``jets``."""
     from hepvae.model import HyperVAE, compute_normalization
     from hepvae.train.config import load_train_config
     from hepvae.train.data import jets_to_tensors
 
-    config = load_train_config(Path(__file__).resolve().parents[1] / "configs/default.yaml")
+    if config is None:
+        config = load_train_config(Path(__file__).resolve().parents[1] / "configs/default.yaml")
     m = config.model
     data = jets_to_tensors(jets, m.n_particles)
     norm = compute_normalization(data.p4, data.mask, data.label, m)
@@ -167,7 +169,7 @@ def main() -> None:
     if model is None:
         if reference is None:
             sys.exit("without hepvae.data.simulate give --checkpoint")
-        vae = default_model(reference[1])
+        vae = untrained_model(reference[1])
         norm = vae.normalization.to_dict()
         model = LoadedModel(vae, Path("untrained"), "", "", [label_of(args.type)], norm)
     graph = SamplerGraph(model.vae).eval()
