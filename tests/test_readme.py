@@ -75,6 +75,8 @@ EXCLUDED_PREFIXES = {
     "tests/test_export.py builds and runs it",
     "exports/cpp/build/hepvae-sample": "the C++ sampler, built by the cmake line above",
     "python benchmarks/bench_generate.py": "the generation speed benchmark (minutes; needs the C++ build)",
+    "python benchmarks/decoder_speed.py": "a speed benchmark (minutes); "
+    "tests/test_decoder_speed.py runs it at tiny sizes",
     "python benchmarks/fidelity.py": "the fidelity benchmark (simulation and training, minutes to hours)",
     "python benchmarks/prior_gap.py": "needs a checkpoint trained by the fidelity benchmark; "
     "tests/test_selection.py runs it on a tiny one",
