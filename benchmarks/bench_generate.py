@@ -96,6 +96,16 @@ def untrained_model(jets, config=None):
     return HyperVAE(m, norm, config.loss).eval()
 
 
+def untrained_generator(jets, jet_type: str, config=None):
+    """:func:`untrained_model` as a :class:`hepvae.generate.LoadedModel` for ``jet_type``, as
+    the exporter takes it."""
+    from hepvae.generate import LoadedModel
+
+    vae = untrained_model(jets, config)
+    norm = vae.normalization.to_dict()
+    return LoadedModel(vae, Path("untrained"), "", "", [label_of(jet_type)], norm)
+
+
 #: the fidelity printed next to the speed (``hepvae evaluate`` metric names)
 FIDELITY_METRICS = ("w1m", "w1p", "w1tau32")
 
@@ -155,7 +165,7 @@ def main() -> None:
         fast_graph,
         sampler_metadata,
     )
-    from hepvae.generate import LoadedModel, load_generator
+    from hepvae.generate import load_generator
     from hepvae.onnx import CHUNK, Sampler
 
     model = load_generator(args.checkpoint) if args.checkpoint else None  # fails fast
@@ -169,9 +179,7 @@ def main() -> None:
     if model is None:
         if reference is None:
             sys.exit("without hepvae.data.simulate give --checkpoint")
-        vae = untrained_model(reference[1])
-        norm = vae.normalization.to_dict()
-        model = LoadedModel(vae, Path("untrained"), "", "", [label_of(args.type)], norm)
+        model = untrained_generator(reference[1], args.type)
     graph = SamplerGraph(model.vae).eval()
     fast = fast_graph(graph, Path("benchmark"))
     label = label_of(args.type)

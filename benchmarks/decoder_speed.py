@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_generate import pythia, untrained_model  # noqa: E402
+from benchmarks.bench_generate import pythia, untrained_generator  # noqa: E402
 from hepvae.data.schema import label_of  # noqa: E402
 from hepvae.errors import HepvaeError  # noqa: E402
 from hepvae.sampling import label_range, noise_range  # noqa: E402
@@ -47,19 +47,16 @@ def export_sampler(config, decoder: tuple[int, int], jets, jet_type: str, path: 
     return (its decoder's parameter count, a one-thread :class:`hepvae.onnx.Sampler`)."""
     from hepvae.export.graph import SamplerGraph
     from hepvae.export.onnx_export import export_graph, fast_graph, sampler_metadata
-    from hepvae.generate import LoadedModel
     from hepvae.onnx import Sampler
 
     sizes = dict(hidden_v=decoder[0], hidden_s=decoder[1])
     model = dataclasses.replace(
         config.model, decoder=dataclasses.replace(config.model.decoder, **sizes)
     )
-    vae = untrained_model(jets, dataclasses.replace(config, model=model))
-    norm = vae.normalization.to_dict()
-    loaded = LoadedModel(vae, Path("untrained"), "", "", [label_of(jet_type)], norm)
-    graph = SamplerGraph(vae).eval()
+    loaded = untrained_generator(jets, jet_type, dataclasses.replace(config, model=model))
+    graph = SamplerGraph(loaded.vae).eval()
     export_graph(fast_graph(graph, path), path, sampler_metadata(loaded, graph))
-    return sum(p.numel() for p in vae.decoder.parameters()), Sampler(path, threads=1)
+    return sum(p.numel() for p in loaded.vae.decoder.parameters()), Sampler(path, threads=1)
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
@@ -85,7 +82,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         for v, s in args.decoder:
             path = Path(tmp) / f"sampler_{v}_{s}.onnx"
             samplers[f"{v}/{s}"] = export_sampler(config, (v, s), jets, args.type, path)
-        noise = noise_range(0, 0, args.jets, samplers[f"{v}/{s}"][1].noise_dim)
+        noise_dim = next(iter(samplers.values()))[1].noise_dim  # the same for every decoder
+        noise = noise_range(0, 0, args.jets, noise_dim)
         labels = label_range(0, args.jets, [label_of(args.type)])
         times: dict[str, list[float]] = {name: [] for name in samplers}
         for _ in range(args.rounds):

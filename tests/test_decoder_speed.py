@@ -3,29 +3,18 @@ onnxruntime sessions."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from benchmarks import decoder_speed
 
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "fast.yaml"
+
 
 def test_decoder_speed_times_each_decoder(capsys):
-    result = decoder_speed.main(
-        [
-            "--config",
-            "configs/fast.yaml",
-            "--decoder",
-            "8/32",
-            "4/8",
-            "--jets",
-            "256",
-            "--batch",
-            "128",
-            "--rounds",
-            "2",
-            "--pythia-jets",
-            "20",
-        ]  # fmt: skip
-    )
+    sizes = "--decoder 8/32 4/8 --jets 256 --batch 128 --rounds 2 --pythia-jets 20"
+    result = decoder_speed.main(["--config", str(CONFIG), *sizes.split()])
     assert list(result) == ["8/32", "4/8"]
     # the override reaches the model: fewer channels, fewer decoder parameters
     assert result["4/8"]["parameters"] < result["8/32"]["parameters"]
