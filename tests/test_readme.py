@@ -492,6 +492,8 @@ def test_readme_full_size_fast_table_matches_its_results_json(which, name):
         (3, "results_budget_fast_60min"),
         (4, "results_budget_fast_fp32"),
         (5, "results_budget_fast_seed1"),
+        (6, "results_budget_fast16"),
+        (7, "results_budget_fast16_seed1"),
     ],
 )
 def test_readme_fast_config_rows_match_their_results_json(which, name):
